@@ -1,4 +1,4 @@
-"""Command line: ``nasaccel search | report | export``."""
+"""Command line: ``nasaccel search | report | export | width``."""
 
 from __future__ import annotations
 
@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--study", default=None)
     e.add_argument("--trial", type=int, default=None, help="trial number (default: the best feasible)")
     e.set_defaults(func=_cmd_export)
+
+    from .width.cli import add_width_parser
+
+    add_width_parser(sub)
     return p
 
 

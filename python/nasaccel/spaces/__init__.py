@@ -15,6 +15,7 @@ from .macro import MacroSpace as MacroSpace
 from .nb201 import NB201_EDGES as NB201_EDGES
 from .nb201 import NB201_OPS as NB201_OPS
 from .nb201 import NB201CellSpace as NB201CellSpace
+from .width import WidthSpace as WidthSpace
 
 __all__ = [
     "CHAIN_OPS",
@@ -26,5 +27,6 @@ __all__ = [
     "MacroSpace",
     "NB201CellSpace",
     "SearchSpace",
+    "WidthSpace",
     "space_from_config",
 ]
