@@ -61,8 +61,9 @@ def greedy_prune(
 
     Notes
     -----
-    A shrink that saves no latency is taken only when nothing saves latency (it cannot help meet the
-    budget otherwise). Each step scores every node once; ties in the ratio go to the earlier node.
+    A shrink that saves no latency by the table is taken only when no shrink does (the one costing the
+    least extra latency): tiny layers' terms sit within the table's noise, and shrinking further may still
+    reach the budget. Each step scores every unit once; ties in the ratio go to the earlier unit.
     """
     budget = check_budget(model, budget)
     space = model.space
@@ -80,6 +81,7 @@ def greedy_prune(
     while lat > budget + 1e-12 * max(budget, 1.0):
         base = scored(current)
         best: tuple[float, tuple[int, ...], float] | None = None
+        fallback: tuple[float, tuple[int, ...], float] | None = None
         for g in groups:
             k = current[g[0]]
             if k == 0:
@@ -90,15 +92,20 @@ def greedy_prune(
             c = tuple(cand)
             saved = lat - model.predict(c)
             if saved <= 0:
+                # not faster by the table (tiny layers sit within its noise): a last resort, least slower first
+                if fallback is None or saved > fallback[2]:
+                    fallback = (float("inf"), c, saved)
                 continue
             ratio = (scored(c) - base) / saved
             if best is None or ratio < best[0]:
                 best = (ratio, c, saved)
         if best is None:
-            # every remaining shrink saves nothing by the table: the budget cannot be met this way
+            best = fallback
+        if best is None:
+            # every node is at its narrowest choice (cannot happen when the budget passed check_budget)
             raise ValueError(
-                f"greedy pruning cannot reach the latency budget {budget * 1e3:.4g} ms from "
-                f"{space.to_text(space.genome(current))} ({lat * 1e3:.4g} ms): no shrink saves latency"
+                f"greedy pruning cannot reach the latency budget {budget * 1e3:.4g} ms: the narrowest "
+                f"configuration {space.to_text(space.genome(current))} takes {lat * 1e3:.4g} ms"
             )
         current = best[1]
         lat = model.predict(current)
