@@ -7,14 +7,16 @@ For each data set (MNIST-1D generated locally, scikit-learn digits) and the Mobi
 2. (``nice -n 5`` worker process) for each seed: train the slimmable network with uniform width sampling
    and, for each budget, choose widths with AOWS (exact MRF solve; the Lagrangian solve is recorded too),
    greedy layer-by-layer pruning (validation loss of the slimmable network per latency saved) and uniform
-   scaling; train one slimmable network per budget with adaptive narrowing and choose AOWS widths from
-   it; fine-tune every chosen network from the uniformly trained slimmable weights with one recipe and
+   scaling, and AOWS again from unary statistics estimated on validation data after training
+   (``aows_val``: 160 random configurations scored like greedy's candidates, fewer evaluations than greedy
+   makes); train one slimmable network per budget with adaptive narrowing and choose AOWS widths from it; fine-tune every chosen network from the uniformly trained slimmable weights with one recipe and
    measure its test accuracy;
 3. (unniced) time every chosen network's exported ONNX model with ONNX Runtime.
 
-Budgets: 0.2, 0.45 and 0.7 of the way from the uniformly narrowest network's table latency to the widest's
-(every method can meet them; the table is not monotone in the widths: ONNX Runtime runs channel counts that
-are multiples of 8 faster, so a uniform x0.75 network can be slower than the x1.0 one).
+Budgets: 0.2, 0.45 and 0.7 of the way from the fastest configuration's table latency to the widest's. The
+table is not monotone in the widths (ONNX Runtime runs some channel counts much faster than smaller odd
+ones), so the fastest configuration need not be the uniformly narrowest, and uniform scaling may find no
+multiplier within a budget (then it has no entry).
 
     python bench/bench_width.py                 # the full run recorded in bench/RESULTS.md
     python bench/bench_width.py --quick         # a smoke run (1 seed, 1 epoch)
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 BUDGET_FRACTIONS = (0.2, 0.45, 0.7)
-METHODS = ("uniform", "greedy", "aows", "aows_adaptive")
+METHODS = ("uniform", "greedy", "aows", "aows_adaptive", "aows_val")
 
 
 def setups(quick: bool) -> dict[str, dict]:
@@ -57,7 +59,7 @@ def worker(cfg_path: str) -> None:
     from nasaccel.width import AdaptiveNarrowing, WidthLatencyModel, greedy_prune, solve_widths, uniform_scaling
     from nasaccel.width.baselines import slimmable_scorer
     from nasaccel.width.search import export_onnx
-    from nasaccel.width.training import _Threads, train_network, train_slimmable
+    from nasaccel.width.training import _Threads, estimate_unary, train_network, train_slimmable
 
     cfg = json.loads(Path(cfg_path).read_text())
     d = load_data(cfg["data"], **cfg["data_args"])
@@ -81,6 +83,11 @@ def worker(cfg_path: str) -> None:
                 cache[c] = raw(c)
             return cache[c]
 
+        t = time.perf_counter()
+        with _Threads(1):
+            val_unary = estimate_unary(run.network, d.x_train[:512], d.x_val, d.y_val, samples=tr["val_samples"],
+                                       seed=seed)
+        t_val = time.perf_counter() - t
         chosen: dict[tuple[int, str], dict] = {}
         t_greedy = 0.0
         for b, budget in enumerate(budgets):
@@ -94,8 +101,13 @@ def worker(cfg_path: str) -> None:
                 g = greedy_prune(model, budget, score)
             t_greedy += time.perf_counter() - t
             chosen[(b, "greedy")] = {"choice": g.solution.choice, "lat": g.solution.latency_s, "evaluations": len(cache)}
-            u = uniform_scaling(model, budget)
-            chosen[(b, "uniform")] = {"choice": u.choice, "lat": u.latency_s}
+            v = solve_widths(model, val_unary.costs(), budget, "exact")
+            chosen[(b, "aows_val")] = {"choice": v.choice, "lat": v.latency_s, "cost": v.cost}
+            try:
+                u = uniform_scaling(model, budget)
+                chosen[(b, "uniform")] = {"choice": u.choice, "lat": u.latency_s}
+            except ValueError:  # no uniform multiplier meets the budget
+                pass
         t_adaptive = 0.0
         for b, budget in enumerate(budgets):
             t = time.perf_counter()
@@ -123,6 +135,7 @@ def worker(cfg_path: str) -> None:
                             "widths": space.widths_of(list(key)), **info, **trained[key]})
         t_finetune = time.perf_counter() - t
         results.append({"seed": seed, "timing": {"slimmable_uniform_s": t_uniform, "greedy_s": t_greedy,
+                                                 "val_unary_s": t_val, "greedy_evaluations": len(cache),
                                                  "slimmable_adaptive_s": t_adaptive, "finetune_s": t_finetune,
                                                  "distinct_networks": len(trained)}})
         print(f"[{cfg['name']}] seed {seed}: slimmable {t_uniform:.0f} s, greedy {t_greedy:.0f} s, adaptive "
@@ -163,7 +176,7 @@ def main() -> None:
     seeds = [0] if args.quick else list(range(args.seeds))
     epochs = 1 if args.quick else args.epochs
     train = {"epochs": epochs, "batch_size": 128, "lr": 1e-2, "num_random": 2, "extra_samples": 2,
-             "stats_from": 0.4, "finetune_epochs": 1 if args.quick else args.finetune_epochs, "finetune_lr": 2e-3}
+             "stats_from": 0.4, "val_samples": 160, "finetune_epochs": 1 if args.quick else args.finetune_epochs, "finetune_lr": 2e-3}
     t_all = time.perf_counter()
     print("machine:", json.dumps(machine_description()))
     print(f"load average at start: {os.getloadavg()}")
@@ -190,8 +203,8 @@ def main() -> None:
               f"(measuring {built.measure_seconds:.1f} s), fit MAPE {built.fit_mape * 100:.2f} %, held-out MAPE "
               f"{hold['mape'] * 100:.2f} % (max {hold['max_rel_error'] * 100:.1f} %, {hold['n']} networks)")
         print(f"table latency range: {model.min_latency() * 1e6:.1f} .. {model.max_latency() * 1e6:.1f} us")
-        u0, top = model.predict(space.narrowest()), model.max_latency()
-        budgets = [u0 + f * (top - u0) for f in BUDGET_FRACTIONS]
+        lo, top = model.min_latency(), model.max_latency()
+        budgets = [lo + f * (top - lo) for f in BUDGET_FRACTIONS]
         print("uniform scaling ladder (us):", {m: round(model.predict(space.uniform(k)) * 1e6, 2)
                                               for k, m in enumerate(space.multipliers)})
         print("budgets (us):", [round(b * 1e6, 2) for b in budgets])
@@ -223,6 +236,10 @@ def main() -> None:
             accs = {}
             for method in METHODS:
                 sel = [r for r in rows if r["budget_index"] == b and r["method"] == method]
+                if not sel:
+                    print(f"| {m} | {budgets[b] * 1e6:.2f} | {method} | no configuration within the budget | | | |")
+                    accs[method] = []
+                    continue
                 acc = [100 * r["test_acc"] for r in sel]
                 accs[method] = acc
                 mu, se = mean_se(acc)
@@ -232,7 +249,9 @@ def main() -> None:
                       f"{np.mean([r['measured_latency_s'] for r in sel]) * 1e6:.2f} | {s0['widths']} |")
             rel = {}
             for a, c in (("aows", "greedy"), ("aows", "uniform"), ("aows_adaptive", "aows"), ("aows_adaptive", "greedy"),
-                         ("greedy", "uniform")):
+                         ("aows_val", "greedy"), ("greedy", "uniform")):
+                if len(accs[a]) != len(accs[c]):
+                    continue
                 diffs = [(x - y) / y * 100 for x, y in zip(accs[a], accs[c])]
                 rel[f"{a} vs {c}"] = mean_se(diffs)
             summary.append({"budget": m, "relative": rel})

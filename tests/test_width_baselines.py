@@ -63,3 +63,17 @@ def test_budget_below_minimum_is_refused_by_both():
     for call in (lambda b: greedy_prune(MODEL, b, score), lambda b: uniform_scaling(MODEL, b)):
         with pytest.raises(ValueError, match="below the narrowest network's latency"):
             call(lo * 0.9)
+
+
+def test_greedy_crosses_a_flat_stretch_of_the_table():
+    """When no shrink saves latency by the table, greedy takes the least-slower one and still reaches the budget."""
+    import copy
+
+    flat = copy.copy(MODEL)
+    flat.unary_latency = [np.zeros(4) for _ in range(SPACE.num_nodes)]
+    flat.pairwise_latency = [np.zeros((4, 4)) for _ in range(SPACE.num_nodes - 1)]
+    flat.unary_latency[0] = np.array([0.0, 2e-6, 2e-6, 2e-6])  # only the last shrink of node 0 saves latency
+    flat.constant = 1e-6
+    res = greedy_prune(flat, 2e-6, score)
+    assert res.solution.choice == [0, 3, 3, 3, 3, 3]
+    assert [s["choice"][0] for s in res.path] == [2, 1, 0]

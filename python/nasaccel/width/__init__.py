@@ -33,6 +33,7 @@ _LAZY = {
     "train_slimmable": ".training",
     "train_network": ".training",
     "evaluate_config": ".training",
+    "estimate_unary": ".training",
     "width_search": ".search",
     "WidthSearchResult": ".search",
     "export_onnx": ".search",

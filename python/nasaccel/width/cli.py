@@ -38,6 +38,7 @@ def add_width_parser(sub: Any) -> None:
     w.add_argument("--batch-size", type=int, default=128)
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime threads")
+    w.add_argument("--latency-batch", type=int, default=1, help="batch size of the timed ONNX graphs and the export")
     w.add_argument("--onnx", default="width.onnx", help="ONNX file of the chosen network")
     w.add_argument("--out", default=None, help="write the result as JSON here")
     w.add_argument("-q", "--quiet", action="store_true")
@@ -79,7 +80,7 @@ def run_width(args: argparse.Namespace) -> int:
                            args.backbone or mobilenet_backbone(d.input_shape, residual=args.residual, scale=args.scale),
                            _multipliers(args.multipliers))
         say("measuring the latency table")
-        table = build_width_table(space, seed=args.seed, threads=args.threads).table
+        table = build_width_table(space, seed=args.seed, threads=args.threads, batch_size=args.latency_batch).table
         table.save(args.save_table)
     res = width_search(
         args.data, data_args=data_args or None,
@@ -87,7 +88,7 @@ def run_width(args: argparse.Namespace) -> int:
         backbone=args.backbone, residual=args.residual, scale=args.scale, multipliers=_multipliers(args.multipliers),
         table=table, method=args.method, solver=args.solver, adaptive=args.adaptive, epochs=args.epochs,
         finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed, threads=args.threads,
-        onnx_path=args.onnx, progress=say,
+        batch_size_latency=args.latency_batch, onnx_path=args.onnx, progress=say,
     )
     d = res.to_dict()
     if args.out:
@@ -95,6 +96,6 @@ def run_width(args: argparse.Namespace) -> int:
     lat = res.measured_latency_s
     print(f"widths {res.widths} ({d['arch']}), method {res.method}")
     print(f"  budget {res.budget_s * 1e3:.4g} ms, table latency {res.solution.latency_s * 1e3:.4g} ms, "
-          f"measured {'-' if lat is None else f'{lat * 1e3:.4g}'} ms (ONNX Runtime, batch 1)")
+          f"measured {'-' if lat is None else f'{lat * 1e3:.4g}'} ms (ONNX Runtime, batch {args.latency_batch})")
     print(f"  val_acc {res.metrics['val_acc']:.4f}, test_acc {res.metrics['test_acc']:.4f}; ONNX written to {res.onnx_path}")
     return 0

@@ -225,6 +225,11 @@ def width_search(
         table_summary["built"] = True
     else:
         lat_table = table if isinstance(table, LatencyTable) else LatencyTable.load(table)
+        table_batch = lat_table.device.get("batch_size")
+        if table_batch is not None and table_batch != batch_size_latency:
+            raise ValueError(
+                f"the latency table was measured at batch size {table_batch}, not batch_size_latency={batch_size_latency}"
+            )
         table_summary = {"built": False, "terms": len(lat_table.terms)}
     timings["latency_table_s"] = time.perf_counter() - t
     model = WidthLatencyModel(space, lat_table)

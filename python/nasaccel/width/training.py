@@ -25,7 +25,7 @@ from ..spaces.width import WidthSpace
 from .latency import random_choice
 from .unary import UnaryStatistics
 
-__all__ = ["SlimmableRun", "accuracy", "evaluate_config", "make_data", "train_network", "train_slimmable"]
+__all__ = ["SlimmableRun", "accuracy", "estimate_unary", "evaluate_config", "make_data", "train_network", "train_slimmable"]
 
 
 def make_data(data: DataSplits | str, data_args: dict[str, Any] | None = None) -> DataSplits:
@@ -249,6 +249,43 @@ def evaluate_config(
             correct += int((out.argmax(1) == yb).sum())
     network.train()
     return loss / len(y), correct / len(y)
+
+
+def estimate_unary(
+    network: Any,
+    x_calib: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    samples: int = 100,
+    group: int = 4,
+    seed: int = 0,
+    probs: Sequence[np.ndarray] | None = None,
+) -> UnaryStatistics:
+    """Unary statistics of a trained slimmable network from held-out data instead of training losses.
+
+    Draws ``samples`` random configurations (uniform, or from per-node ``probs``) in groups of ``group``,
+    scores each by its loss on ``(x, y)`` after batch-norm calibration on ``x_calib`` (as greedy pruning
+    scores its candidates) and attributes the losses centred on each group's mean. Same seed, same draws.
+    """
+    samples = _check_int("samples", samples, 2)
+    group = _check_int("group", group, 2)
+    space = network.space
+    rng = np.random.default_rng(seed)
+    unary = UnaryStatistics(space.num_nodes, space.num_choices)
+    done = 0
+    while done < samples:
+        n = min(group, samples - done)
+        if n < 2:
+            break
+        configs = [random_choice(space, rng, probs) for _ in range(n)]
+        losses = []
+        for c in configs:
+            losses.append(evaluate_config(network, c, x_calib, x, y)[0])
+            network.stats.pop(network.key(c), None)
+        unary.update_step(configs, losses)
+        done += n
+    return unary
 
 
 def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
