@@ -92,6 +92,7 @@ def test_exported_onnx_computes_the_torch_network():
         (dict(method="greedy", adaptive=True), "adaptive narrowing applies to method 'aows' only"),
         (dict(budget_fraction=None), "give exactly one of budget_s"),
         (dict(budget_fraction=1.5), r"budget_fraction must be in \[0, 1\]"),
+        (dict(batch_size_latency=8), "measured at batch size 1, not batch_size_latency=8"),
     ],
 )
 def test_bad_arguments_raise_value_error(kw, msg):

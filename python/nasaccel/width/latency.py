@@ -238,7 +238,7 @@ def build_width_table(
         iso_lat = [float(v) for v in measure(iso)]
         net_lat = [float(v) for v in measure(nets)]
         measure_seconds = time.perf_counter() - tm
-        device = {"measure": getattr(measure, "__name__", "custom")}
+        device = {"measure": getattr(measure, "__name__", "custom"), "batch_size": batch_size}
     fitted = LatencyTable.fit(
         [terms_of(d) for d in nets], net_lat, relative=True, device=device, space=space.config(),
         descriptions=nets, prior_counts=[isolated_terms(d) for d in iso], prior_latencies=iso_lat,
