@@ -228,7 +228,8 @@ def width_search(
         table_batch = lat_table.device.get("batch_size")
         if table_batch is not None and table_batch != batch_size_latency:
             raise ValueError(
-                f"the latency table was measured at batch size {table_batch}, not batch_size_latency={batch_size_latency}"
+                f"the latency table was measured at batch size {table_batch}, not batch_size_latency={batch_size_latency} "
+                "(the CLI's --latency-batch)"
             )
         table_summary = {"built": False, "terms": len(lat_table.terms)}
     timings["latency_table_s"] = time.perf_counter() - t
