@@ -121,14 +121,14 @@ EXPECTED_SEED7 = [
 
 
 def test_learns_the_best_sequence():
-    """With one best choice per decision, p(best cell) rises from chance (5^-6) above 0.5 in 300 updates."""
+    """With one best choice per decision, p(best cell) rises from chance (5^-6) above 0.5 in 400 updates."""
     space = na.NB201CellSpace()
     target = [(3 * i + 2) % 5 for i in range(6)]
     best = space.genome_from_decisions(target)
     s = make(space, seed=0)
     p0 = math.exp(s.policy.log_prob(space.decisions_of(best)))
     assert p0 < 5 * 5.0**-6
-    for i in range(300):
+    for i in range(400):
         g = s.ask()
         hits = sum(a == b for a, b in zip(space.decisions_of(g), target, strict=True))
         s.tell(complete(space, g, i, acc=float(hits)), g)
@@ -171,7 +171,7 @@ def test_stored_choices_are_used_out_of_order():
     stored = {t: [list(c) for c in q] for t, q in s.pending.items()}
     assert sum(len(q) for q in stored.values()) == 12
     # ignored decisions (after the end marker, fields a layer ignores) make sampled choices differ
-    assert any(c != space.decisions_of(Genome_(t)) for t, q in stored.items() for c in q)
+    assert any(c != space.decisions_of(na.Genome.from_text(t)) for t, q in stored.items() for c in q)
     seen = []
     original = s.policy.loss_and_grad
     s.policy.loss_and_grad = lambda c, a, w: (seen.append(list(c)), original(c, a, w))[1]
@@ -183,10 +183,6 @@ def test_stored_choices_are_used_out_of_order():
     for g in reversed(asked):
         expected.append(queues[g.to_text()].pop(0))
     assert seen == expected
-
-
-def Genome_(text):  # noqa: N802 - the genome of a pending key
-    return na.Genome.from_text(text)
 
 
 def test_unproposed_genome_is_credited_through_decisions_of():

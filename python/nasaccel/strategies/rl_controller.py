@@ -267,9 +267,9 @@ class RLController(Strategy):
     def __init__(
         self,
         hidden_size: int = 32,
-        learning_rate: float = 0.02,
+        learning_rate: float = 0.01,
         baseline_decay: float = 0.9,
-        entropy_weight: float = 0.05,
+        entropy_weight: float = 0.1,
         violation_penalty: float = 1.0,
         batch_size: int = 1,
         init_scale: float = 0.08,
