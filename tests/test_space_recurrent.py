@@ -120,6 +120,25 @@ def test_from_text_errors_name_the_bad_token(text, needle):
         RecurrentCellSpace(num_nodes=4).from_text(text)
 
 
+@pytest.mark.parametrize(
+    "genome",
+    [
+        Genome([[0, 0], [1, 1], [2, 1]]),  # one node short
+        Genome([[0, 0], [4, 1], [2, 1], [3, 2]]),  # activation 4 does not exist
+        Genome([[0, 0], [1, 4], [2, 1], [3, 2]]),  # input field has 4 values
+        Genome([[0, 0], [1, 1], [2, 1], [3, 2]], [0, 1, 0, 0]),  # cells have no skips
+        Genome([[0], [1], [2], [3]]),  # one field instead of two
+    ],
+)
+def test_invalid_genomes_are_rejected(genome):
+    """Genomes outside the spec raise ValueError from validate, to_text and decode."""
+    s = RecurrentCellSpace(num_nodes=4)
+    assert not s.is_valid(genome)
+    for f in (s.validate, s.to_text, s.decode, s.canonicalize):
+        with pytest.raises(ValueError, match="invalid genome"):
+            f(genome)
+
+
 def test_from_text_rejects_non_strings():
     """A non-string text raises ValueError naming its type."""
     with pytest.raises(ValueError, match="must be a str"):
