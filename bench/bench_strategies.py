@@ -50,6 +50,7 @@ STRATEGIES = {
     "regularized_evolution": {"name": "regularized_evolution", "params": {"population_size": 30, "sample_size": 10}},
     "nsga2": {"name": "nsga2"},
     "coevolution": {"name": "coevolution"},
+    "rl": {"name": "rl"},
 }
 
 

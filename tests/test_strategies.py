@@ -17,12 +17,14 @@ SMALL = {
     "regularized_evolution": {"population_size": 6, "sample_size": 3},
     "nsga2": {"population_size": 6},
     "coevolution": {"n_modules": 8, "n_blueprints": 4, "n_species": 3, "evaluations_per_generation": 5},
+    "rl": {"hidden_size": 16},
 }
 SPACES = {
     "nb201": lambda: na.NB201CellSpace(),
     "chain": lambda: na.ChainSpace(
         (1, 16), 3, widths=(4, 8), kernels=(3, 5), strides=(1, 2), min_layers=2, max_layers=5, max_skip_offset=2
     ),
+    "recurrent": lambda: na.RecurrentCellSpace(num_nodes=4),
 }
 
 

@@ -13,6 +13,7 @@ from ._core import SpaceSpec as SpaceSpec
 from .spaces import ChainSpace as ChainSpace
 from .spaces import MacroSpace as MacroSpace
 from .spaces import NB201CellSpace as NB201CellSpace
+from .spaces import RecurrentCellSpace as RecurrentCellSpace
 from .spaces import SearchSpace as SearchSpace
 from .spaces import space_from_config as space_from_config
 from .evaluation import TabularBenchmark as TabularBenchmark
@@ -31,6 +32,7 @@ from .strategies import Exhaustive as Exhaustive
 from .strategies import LocalSearch as LocalSearch
 from .strategies import RandomSearch as RandomSearch
 from .strategies import RegularizedEvolution as RegularizedEvolution
+from .strategies import RLController as RLController
 from .strategies import Strategy as Strategy
 from .study import Study as Study
 from .trial import Constraint as Constraint
@@ -43,8 +45,10 @@ __version__ = "0.1.0"
 
 __all__ = ["ChainMRF", "Field", "Genome", "Rng", "SpaceSpec", "__version__"]
 __all__ += ["ChainSpace", "MacroSpace", "NB201CellSpace", "SearchSpace", "space_from_config"]
+__all__ += ["RecurrentCellSpace"]
 __all__ += ["CheckpointStore", "HyperbandPruner", "MedianPruner", "PercentilePruner", "SuccessiveHalvingPruner"]
 __all__ += ["TorchTrainer", "data"]
 __all__ += ["Constraint", "Objective", "Study", "Trial", "TrialPruned", "TrialState"]
 __all__ += ["InMemoryStorage", "SQLiteStorage", "TabularBenchmark"]
 __all__ += ["NSGA2", "Coevolution", "Exhaustive", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Strategy"]
+__all__ += ["RLController"]

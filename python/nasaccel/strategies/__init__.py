@@ -11,6 +11,7 @@ from .exhaustive import Exhaustive
 from .local_search import LocalSearch
 from .nsga2 import NSGA2
 from .random_search import RandomSearch
+from .rl_controller import RLController
 
 STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
@@ -21,6 +22,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
         RegularizedEvolution,
         NSGA2,
         Coevolution,
+        RLController,
     )
 }
 
@@ -49,6 +51,7 @@ __all__ = [
     "Exhaustive",
     "LocalSearch",
     "RandomSearch",
+    "RLController",
     "RegularizedEvolution",
     "SearchExhausted",
     "Strategy",
