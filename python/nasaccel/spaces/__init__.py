@@ -2,7 +2,8 @@
 
 ``SearchSpace`` is the base class; ``ChainSpace`` (chain networks, 1-D or 2-D), ``NB201CellSpace``
 (NAS-Bench-201 cells), ``MacroSpace`` (NAS-Bench-Macro), ``RecurrentCellSpace`` (recurrent cells) and
-``WidthSpace`` (per-layer widths over a backbone) are the spaces, and ``space_from_config`` rebuilds any of them from ``space.config()``.
+``WidthSpace`` (per-layer widths over a backbone) are the spaces, and ``space_from_config`` rebuilds any
+of them from ``space.config()``.
 """
 
 from .base import Decision as Decision
