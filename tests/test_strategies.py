@@ -25,6 +25,7 @@ SPACES = {
         (1, 16), 3, widths=(4, 8), kernels=(3, 5), strides=(1, 2), min_layers=2, max_layers=5, max_skip_offset=2
     ),
     "recurrent": lambda: na.RecurrentCellSpace(num_nodes=4),
+    "width": lambda: na.spaces.WidthSpace((1, 40), 10),
 }
 
 
@@ -33,8 +34,8 @@ def test_every_registered_strategy_is_covered():
     assert set(SMALL) == set(STRATEGIES)
 
 
-# The chain space is far too large to enumerate, so exhaustive search runs on NB201 only.
-CASES = [(n, sp) for n in SMALL for sp in SPACES if not (n == "exhaustive" and sp == "chain")]
+# The chain and width spaces are far too large to enumerate, so exhaustive search skips them.
+CASES = [(n, sp) for n in SMALL for sp in SPACES if not (n == "exhaustive" and sp in ("chain", "width"))]
 
 
 def make(name: str, space_name: str, seed: int = 0):
