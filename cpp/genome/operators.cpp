@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -182,18 +183,15 @@ inline void appendRange(const GenomeView &src, size_t from, size_t to, std::vect
     skips.insert(skips.end(), src.skips + from, src.skips + to);
 }
 
-void onePointInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vector<int32_t> &genes,
-                  std::vector<uint64_t> &skips) {
+// Cut points of one- and two-point crossover: the draws are the operators' definition.
+size_t onePointCut(const GenomeView &a, const GenomeView &b, Rng &rng) {
     const size_t m = std::min(a.numGenes, b.numGenes);
-    const size_t c = m >= 2 ? 1 + static_cast<size_t>(below(rng, m - 1)) : static_cast<size_t>(below(rng, m + 1));
-    appendRange(a, 0, c, genes, skips);
-    appendRange(b, c, b.numGenes, genes, skips);
+    return m >= 2 ? 1 + static_cast<size_t>(below(rng, m - 1)) : static_cast<size_t>(below(rng, m + 1));
 }
 
-void twoPointInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vector<int32_t> &genes,
-                  std::vector<uint64_t> &skips) {
+void twoPointCuts(const GenomeView &a, const GenomeView &b, Rng &rng, size_t &c1, size_t &c2) {
     const size_t m = std::min(a.numGenes, b.numGenes);
-    size_t c1 = 0, c2 = m;
+    c1 = 0, c2 = m;
     if (m >= 2) {
         // The same draw as DEAP's cxTwoPoint: c1 in [1, m], c2 in [1, m-1] shifted past c1.
         c1 = 1 + static_cast<size_t>(below(rng, m));
@@ -201,6 +199,19 @@ void twoPointInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vecto
         if (c2 >= c1) ++c2;
         else std::swap(c1, c2);
     }
+}
+
+void onePointInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vector<int32_t> &genes,
+                  std::vector<uint64_t> &skips) {
+    const size_t c = onePointCut(a, b, rng);
+    appendRange(a, 0, c, genes, skips);
+    appendRange(b, c, b.numGenes, genes, skips);
+}
+
+void twoPointInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vector<int32_t> &genes,
+                  std::vector<uint64_t> &skips) {
+    size_t c1, c2;
+    twoPointCuts(a, b, rng, c1, c2);
     // All of a, then b's segment over it: two appends and two copies instead of six appends.
     const size_t g0 = genes.size(), s0 = skips.size();
     appendRange(a, 0, a.numGenes, genes, skips);
@@ -542,6 +553,45 @@ size_t appendCrossover(const SpaceSpec &spec, const GenomeView &a, const GenomeV
     // Masks travel with their genes; bits the new position forbids are cleared.
     const size_t n = skips.size() - start;
     for (size_t i = 0; i < n; ++i) skips[start + i] &= allowedAt(spec, i);
+    return n;
+}
+
+size_t crossoverLength(CrossoverKind kind, const GenomeView &a, const GenomeView &b) {
+    switch (kind) {
+        case CrossoverKind::OnePoint: return b.numGenes;
+        case CrossoverKind::TwoPoint: return a.numGenes;
+        default: throw std::invalid_argument(std::string("crossover '") + crossoverName(kind) + "' has no fixed length");
+    }
+}
+
+size_t writeCrossover(const SpaceSpec &spec, const GenomeView &a, const GenomeView &b, CrossoverKind kind, Rng &rng,
+                      int32_t *genes, uint64_t *skips) {
+    checkViewShape(spec, a, "a");
+    checkViewShape(spec, b, "b");
+    const size_t nf = spec.numFields();
+    size_t n;
+    // Plain copies into a buffer sized beforehand: no capacity checks or vector bookkeeping per range.
+    auto copyRange = [&](const GenomeView &src, size_t from, size_t to) {
+        if (from >= to) return;
+        std::memcpy(genes + from * nf, src.gene(from), (to - from) * nf * sizeof(int32_t));
+        std::memcpy(skips + from, src.skips + from, (to - from) * sizeof(uint64_t));
+    };
+    if (kind == CrossoverKind::OnePoint) {
+        const size_t c = onePointCut(a, b, rng);
+        copyRange(a, 0, c);
+        copyRange(b, c, b.numGenes);
+        n = b.numGenes;
+    } else if (kind == CrossoverKind::TwoPoint) {
+        size_t c1, c2;
+        twoPointCuts(a, b, rng, c1, c2);
+        copyRange(a, 0, c1);
+        copyRange(b, c1, c2);
+        copyRange(a, c2, a.numGenes);
+        n = a.numGenes;
+    } else {
+        throw std::invalid_argument(std::string("crossover '") + crossoverName(kind) + "' has no fixed length");
+    }
+    for (size_t i = 0; i < n; ++i) skips[i] &= allowedAt(spec, i);
     return n;
 }
 
