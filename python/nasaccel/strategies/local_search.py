@@ -60,9 +60,8 @@ class LocalSearch(Strategy):
     at every step). At a local optimum (every neighbour seen without improvement) restart: with
     ``restart="random"`` (default) from ``n_init`` fresh random samples; with
     ``restart="best_unexplored"`` from the best architecture evaluated so far whose neighbourhood has
-    not been walked yet, falling back to random samples when none is left (on NAS-Bench-Macro, where
-    good architectures sit close together, this cuts regret at 100 queries about threefold; on
-    NAS-Bench-201 random restarts do better; see bench/RESULTS.md).
+    not been walked yet, falling back to random samples when none is left (it suits landscapes where
+    good architectures sit close together, such as NAS-Bench-Macro; see bench/RESULTS.md).
 
     Neighbour order. With ``order="model"`` (default) the neighbours of each point are tried in the
     order of their predicted gain under an additive model fitted to every result told so far: a ridge
@@ -71,8 +70,8 @@ class LocalSearch(Strategy):
     what is learnt at one gene informs the others). Ties keep a seeded random order, so an uninformed
     model gives a random order, which is what ``order="random"`` always uses. Ranks rather than raw
     values keep outliers (diverging networks, failed trials) from dominating the fit. On NAS-Bench-201
-    this ordering cuts the median number of queries to the optimum by about a third (see
-    bench/RESULTS.md).
+    the climb then tries the moves that paid elsewhere first and reaches the optimum in far fewer
+    queries (see bench/RESULTS.md).
 
     Known architectures cost nothing: a neighbour or random sample that was already evaluated is
     judged from memory without being proposed again, and random samples that hit known
