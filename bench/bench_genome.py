@@ -183,23 +183,37 @@ def main() -> None:
     print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
     print()
 
-    print(f"(a) children per second, 20-gene genomes, median of {repeats} runs")
-    deap_mut, deap_cx, deap_version = deap_rates(deap_children, repeats)
-    one = ours_rates(batch, batches, repeats, threads=1)
-    every = ours_rates(batch, batches, repeats, threads=0)
+    print(f"(a) children per second, 20-gene genomes, median of {repeats} rounds")
+    # DEAP and ours alternate round by round, so that a change of load on a shared machine hits both; the
+    # ratios are medians of the per-round ratios.
+    rounds = []
+    for _ in range(repeats):
+        deap_mut, deap_cx, deap_version = deap_rates(deap_children, 1)
+        one = ours_rates(batch, batches, 1, threads=1)
+        every = ours_rates(batch, batches, 1, threads=0)
+        rounds.append((deap_mut, deap_cx, one, every))
+    med = statistics.median
+    deap_mut, deap_cx = med(r[0] for r in rounds), med(r[1] for r in rounds)
+    one = tuple(med(r[2][k] for r in rounds) for k in range(3))
+    every = tuple(med(r[3][k] for r in rounds) for k in range(3))
+
+    def ratio(k: int, which: int) -> float:
+        return med(r[which][k] / (r[0] if k < 2 else r[1]) for r in rounds)
+
     print(f"  DEAP {deap_version}: individual = list of 20 ints (layer tuple index), {deap_children} children per run")
     print(f"  ours: Population of {POP} genomes (20 genes x 4 fields + skip masks), {batches} batches of {batch} "
           f"children per run, children kept in C++")
     print(f"  clone+mutate  DEAP mutUniformInt(indpb=1/20):       {deap_mut:14,.0f} children/s")
-    for label, rates in ((f"threads=0 ({default_threads()})", every), ("threads=1", one)):
+    for label, rates, which in ((f"threads=0 ({default_threads()})", every, 3), ("threads=1", one, 2)):
         print(f"                ours mutate point only, {label:13}: {rates[0]:14,.0f} children/s  "
-              f"ratio {rates[0] / deap_mut:7.1f}x")
+              f"ratio {ratio(0, which):7.1f}x")
         print(f"                ours mutate default w., {label:13}: {rates[1]:14,.0f} children/s  "
-              f"ratio {rates[1] / deap_mut:7.1f}x")
+              f"ratio {ratio(1, which):7.1f}x")
     print(f"  clone+mate    DEAP cxTwoPoint:                      {deap_cx:14,.0f} children/s")
-    for label, rates in ((f"threads=0 ({default_threads()})", every), ("threads=1", one)):
+    for label, rates, which in ((f"threads=0 ({default_threads()})", every, 3), ("threads=1", one, 2)):
         print(f"                ours two_point,         {label:13}: {rates[2]:14,.0f} children/s  "
-              f"ratio {rates[2] / deap_cx:7.1f}x")
+              f"ratio {ratio(2, which):7.1f}x")
+    print(f"  load average after (a): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
 
     print(f"(b) full pairwise edit-distance matrix, {POP} random {GENES}-gene genomes ({POP * (POP - 1) // 2} pairs)")
@@ -222,6 +236,7 @@ def main() -> None:
           f"pairs and EXTRAPOLATED to the {POP * (POP - 1) // 2} pairs: {full:.1f} s")
     print(f"  (largest difference from our matrix on the sampled pairs: {worst:.2e})")
     print(f"  ratio pure Python / ours (threads=0, median): {full / statistics.median(t_all):,.0f}x")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ STRATEGIES = {
     "exhaustive": {"name": "exhaustive", "params": {"shuffle": True}},
     "local_search": {"name": "local_search"},
     "local_search (best_unexplored restarts)": {"name": "local_search", "params": {"restart": "best_unexplored"}},
+    "local_search (random neighbour order)": {"name": "local_search", "params": {"order": "random"}},
     "regularized_evolution": {"name": "regularized_evolution", "params": {"population_size": 30, "sample_size": 10}},
     "nsga2": {"name": "nsga2"},
     "coevolution": {"name": "coevolution"},

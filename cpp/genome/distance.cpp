@@ -1,6 +1,12 @@
 #include "genome/distance.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <limits>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -200,11 +206,11 @@ double tableDistance(const InternedCosts &ic, const uint32_t *ia, const GenomeVi
     return rollingDp(a.numGenes, b.numGenes, indel, c, row);
 }
 
-// Four DPs of one genome a against four genomes b[0..3] run interleaved: each DP is a serial chain of
-// add/min latencies along a row, so four independent chains keep the core busy while one waits.
+// Eight DPs of one genome a against eight genomes b[0..7] run interleaved: each DP is a serial chain of
+// add/min latencies along a row, so independent chains keep the core busy while one waits.
 // Lanes shorter than the longest are padded; column j only depends on columns <= j, so the padding
 // never reaches a lane's own answer. Each lane does exactly the arithmetic of tableDistance.
-constexpr size_t kLanes = 4;
+constexpr size_t kLanes = 8;
 
 struct LaneScratch {
     std::vector<double> row;
@@ -213,11 +219,120 @@ struct LaneScratch {
     explicit LaneScratch(size_t width) : row(width * kLanes), ids(width * kLanes), masks(width * kLanes) {}
 };
 
+// Cost of substituting gene i of a (table row trow, mask ma) by gene j of a lane's genome.
+template <bool SmallMasks>
+inline double laneSub(const InternedCosts &ic, const double *trow, uint64_t ma, uint32_t idb, uint64_t mb) {
+    const uint64_t d = ma ^ mb;
+    if (SmallMasks) return trow[idb] + ic.skipTable()[d];  // adding the 0.0 of d == 0 is exact
+    double c = trow[idb];
+    if (d) c += ic.skipCost() * static_cast<double>(popcount64(d));
+    return c;
+}
+
+// Band of diagonals d = j - i that can hold an optimal path, for a genomes of na and nb genes whose
+// distance is at most upper: a path through diagonal d makes at least |d| + |(nb - na) - d| indels.
+// The slack absorbs rounding: a path the band drops is worse than the optimum by far more than it.
+inline void bandFor(size_t na, size_t nb, double upper, double indel, std::ptrdiff_t &lo, std::ptrdiff_t &hi) {
+    const double limit = upper * (1.0 + 1e-9) + 1e-9;
+    const auto delta = static_cast<std::ptrdiff_t>(nb) - static_cast<std::ptrdiff_t>(na);
+    // |d| + |delta - d| = |delta| inside [min(0, delta), max(0, delta)] and grows by 2 per step outside.
+    const double spare = limit / indel - static_cast<double>(delta < 0 ? -delta : delta);
+    const auto extra = spare < 0 ? std::ptrdiff_t(0)
+                                 : static_cast<std::ptrdiff_t>(std::min(spare / 2.0, double(1 << 30)));
+    lo = std::min<std::ptrdiff_t>(0, delta) - extra;
+    hi = std::max<std::ptrdiff_t>(0, delta) + extra;
+}
+
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NASACCEL_AVX2_LANES 1
+// The four lanes of a row as one AVX2 vector, chosen at run time so that the build stays portable.
+// Same additions and minima in the same order as the portable loop (min of equal values picks either
+// bit-identical operand; no value is NaN or -0), so the results are identical to the last bit.
+bool haveAvx2() {
+    static const bool ok = __builtin_cpu_supports("avx2");
+    return ok;
+}
+
+__attribute__((target("avx2"))) void bandRowsAvx2(const InternedCosts &ic, const uint32_t *ia, const GenomeView &a,
+                                                  size_t nbMax, std::ptrdiff_t dlo, std::ptrdiff_t dhi, double indel,
+                                                  const uint32_t *ids, const uint64_t *masks, double *row) {
+    static_assert(kLanes == 8, "two AVX2 vectors hold the eight lanes");
+    const double *skipTable = ic.skipTable();
+    const __m256d vind = _mm256_set1_pd(indel);
+    const __m256d vinf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
+    const auto ibMax = static_cast<std::ptrdiff_t>(nbMax);
+    for (size_t i = 1; i <= a.numGenes; ++i) {
+        const auto si = static_cast<std::ptrdiff_t>(i);
+        const std::ptrdiff_t jlo = std::max<std::ptrdiff_t>(1, si + dlo), jhi = std::min(ibMax, si + dhi);
+        const double ii = static_cast<double>(i) * indel;
+        const double *d0 = row + static_cast<size_t>(jlo - 1) * kLanes;
+        __m256d diag0 = _mm256_loadu_pd(d0), diag1 = _mm256_loadu_pd(d0 + 4);
+        __m256d left0 = jlo == 1 ? _mm256_set1_pd(ii) : vinf, left1 = left0;
+        _mm256_storeu_pd(row, _mm256_set1_pd(ii));
+        _mm256_storeu_pd(row + 4, _mm256_set1_pd(ii));
+        if (jlo > jhi) continue;
+        if (jhi == si + dhi) {
+            _mm256_storeu_pd(row + static_cast<size_t>(jhi) * kLanes, vinf);
+            _mm256_storeu_pd(row + static_cast<size_t>(jhi) * kLanes + 4, vinf);
+        }
+        const double *trow = ic.tableRow(ia[i - 1]);
+        const uint64_t mask = a.skips[i - 1];
+        for (size_t j = static_cast<size_t>(jlo); j <= static_cast<size_t>(jhi); ++j) {
+            const uint32_t *id = ids + (j - 1) * kLanes;
+            const uint64_t *mk = masks + (j - 1) * kLanes;
+            double *r = row + j * kLanes;
+            // Two independent chains (lanes 0-3 and 4-7) keep the adder busy while the other waits.
+            const __m256d sub0 = _mm256_add_pd(
+                _mm256_setr_pd(trow[id[0]], trow[id[1]], trow[id[2]], trow[id[3]]),
+                _mm256_setr_pd(skipTable[mask ^ mk[0]], skipTable[mask ^ mk[1]], skipTable[mask ^ mk[2]],
+                               skipTable[mask ^ mk[3]]));
+            const __m256d sub1 = _mm256_add_pd(
+                _mm256_setr_pd(trow[id[4]], trow[id[5]], trow[id[6]], trow[id[7]]),
+                _mm256_setr_pd(skipTable[mask ^ mk[4]], skipTable[mask ^ mk[5]], skipTable[mask ^ mk[6]],
+                               skipTable[mask ^ mk[7]]));
+            const __m256d up0 = _mm256_loadu_pd(r), up1 = _mm256_loadu_pd(r + 4);
+            const __m256d x0 = _mm256_min_pd(_mm256_add_pd(diag0, sub0), _mm256_add_pd(up0, vind));
+            const __m256d x1 = _mm256_min_pd(_mm256_add_pd(diag1, sub1), _mm256_add_pd(up1, vind));
+            const __m256d v0 = _mm256_min_pd(x0, _mm256_add_pd(left0, vind));
+            const __m256d v1 = _mm256_min_pd(x1, _mm256_add_pd(left1, vind));
+            _mm256_storeu_pd(r, v0);
+            _mm256_storeu_pd(r + 4, v1);
+            diag0 = up0;
+            diag1 = up1;
+            left0 = v0;
+            left1 = v1;
+        }
+    }
+}
+#else
+#define NASACCEL_AVX2_LANES 0
+#endif
+
 template <bool SmallMasks>
 void laneDistances(const InternedCosts &ic, const uint32_t *ia, const GenomeView &a, const uint32_t *const *ib,
                    const GenomeView *const *b, double indel, LaneScratch &s, double *out) {
     size_t nb[kLanes], nbMax = 0;
     for (size_t l = 0; l < kLanes; ++l) nbMax = std::max(nbMax, nb[l] = b[l]->numGenes);
+    const size_t na = a.numGenes;
+    const uint64_t *ma = a.skips;
+    // Cells far off the diagonal cannot be on an optimal path: the cost of one alignment (genes
+    // matched in order, the rest inserted or deleted) bounds the distance, and every step off the
+    // diagonal costs indels. Skipping those cells leaves every answer exactly as the full table
+    // would give it (each kept cell on the optimal path sees the same candidates).
+    std::ptrdiff_t dlo = 0, dhi = 0;
+    for (size_t l = 0; l < kLanes; ++l) {
+        const size_t m = std::min(na, nb[l]);
+        double upper = 0.0;
+        for (size_t k = 0; k < m; ++k)
+            upper += std::min(laneSub<SmallMasks>(ic, ic.tableRow(ia[k]), ma[k], ib[l][k], b[l]->skips[k]),
+                              2.0 * indel);
+        upper += static_cast<double>(std::max(na, nb[l]) - m) * indel;
+        std::ptrdiff_t lo, hi;
+        bandFor(na, nb[l], upper, indel, lo, hi);
+        if (l == 0 || lo < dlo) dlo = lo;
+        if (l == 0 || hi > dhi) dhi = hi;
+    }
     uint32_t *ids = s.ids.data();
     uint64_t *masks = s.masks.data();
     for (size_t j = 0; j < nbMax; ++j)
@@ -229,20 +344,33 @@ void laneDistances(const InternedCosts &ic, const uint32_t *ia, const GenomeView
     double *row = s.row.data();
     for (size_t j = 0; j <= nbMax; ++j)
         for (size_t l = 0; l < kLanes; ++l) row[j * kLanes + l] = static_cast<double>(j) * indel;
-    const size_t na = a.numGenes;
-    const uint64_t *ma = a.skips;
+#if NASACCEL_AVX2_LANES
+    if (SmallMasks && haveAvx2()) {
+        bandRowsAvx2(ic, ia, a, nbMax, dlo, dhi, indel, ids, masks, row);
+    } else
+#endif
+    {
     const double *skipTable = ic.skipTable();
     const double skipCost = ic.skipCost();
+    const double inf = std::numeric_limits<double>::infinity();
+    const auto ibMax = static_cast<std::ptrdiff_t>(nbMax);
     for (size_t i = 1; i <= na; ++i) {
-        const double *trow = ic.tableRow(ia[i - 1]);
-        const uint64_t mask = ma[i - 1];
+        const auto si = static_cast<std::ptrdiff_t>(i);
+        const std::ptrdiff_t jlo = std::max<std::ptrdiff_t>(1, si + dlo), jhi = std::min(ibMax, si + dhi);
+        // Column 0 always holds its true value (i indels), the left neighbour of column 1.
         double diag[kLanes], left[kLanes];
         for (size_t l = 0; l < kLanes; ++l) {
-            diag[l] = row[l];
-            left[l] = static_cast<double>(i) * indel;
-            row[l] = left[l];
+            diag[l] = row[static_cast<size_t>(jlo - 1) * kLanes + l];
+            left[l] = jlo == 1 ? static_cast<double>(i) * indel : inf;
+            row[l] = static_cast<double>(i) * indel;
         }
-        for (size_t j = 1; j <= nbMax; ++j) {
+        if (jlo > jhi) continue;
+        // The column entering the band on this row had no value on the row above.
+        if (jhi == si - 1 + dhi + 1 && jhi >= 1)
+            for (size_t l = 0; l < kLanes; ++l) row[static_cast<size_t>(jhi) * kLanes + l] = inf;
+        const double *trow = ic.tableRow(ia[i - 1]);
+        const uint64_t mask = ma[i - 1];
+        for (size_t j = static_cast<size_t>(jlo); j <= static_cast<size_t>(jhi); ++j) {
             double *r = row + j * kLanes;
             const uint32_t *id = ids + (j - 1) * kLanes;
             const uint64_t *mk = masks + (j - 1) * kLanes;
@@ -262,6 +390,7 @@ void laneDistances(const InternedCosts &ic, const uint32_t *ia, const GenomeView
                 left[l] = v;
             }
         }
+    }
     }
     for (size_t l = 0; l < kLanes; ++l) out[l] = row[nb[l] * kLanes + l];
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -26,11 +27,38 @@ inline int bitCount(uint64_t x) {
 
 // Exactly Rng::below(n) (same draws, same results) with one division instead of two in the common case:
 // below() accepts r when r >= 2^64 mod n, and that bound is below n, so any r >= n is accepted without it.
+#if defined(__SIZEOF_INT128__)
+__extension__ typedef unsigned __int128 U128;
+
+// r % d without a division for the small d the operators draw from (gene counts, field sizes): with
+// M = ceil(2^128 / d), r % d = floor(((M * r) mod 2^128) * d / 2^128) exactly for every 64-bit r
+// (Lemire, Kaser & Kurz 2019, "Faster remainder by direct computation"). A 64-bit division costs
+// tens of cycles, several of them per child.
+struct SmallModuli {
+    static constexpr unsigned kSize = 256;
+    U128 m[kSize];
+    constexpr SmallModuli() : m() {
+        for (unsigned d = 1; d < kSize; ++d) m[d] = ~U128(0) / d + 1;
+    }
+};
+constexpr SmallModuli kSmallModuli{};
+
+inline uint64_t remainder(uint64_t r, uint64_t d) {
+    if (d >= SmallModuli::kSize) return r % d;
+    const U128 low = kSmallModuli.m[d] * r;  // mod 2^128
+    const U128 bottom = (static_cast<U128>(static_cast<uint64_t>(low)) * d) >> 64;
+    const U128 top = static_cast<U128>(static_cast<uint64_t>(low >> 64)) * d;
+    return static_cast<uint64_t>((bottom + top) >> 64);
+}
+#else
+inline uint64_t remainder(uint64_t r, uint64_t d) { return r % d; }
+#endif
+
 inline uint64_t below(Rng &rng, uint64_t n) {
     if (n == 0) return rng.below(0);  // throws, as Rng::below does
     for (;;) {
         const uint64_t r = rng.next();
-        if (r >= n || r >= (0 - n) % n) return r % n;
+        if (r >= n || r >= (0 - n) % n) return remainder(r, n);
     }
 }
 
@@ -155,35 +183,49 @@ inline void appendRange(const GenomeView &src, size_t from, size_t to, std::vect
     skips.insert(skips.end(), src.skips + from, src.skips + to);
 }
 
+// Cut points of one- and two-point crossover: the draws are the operators' definition.
+size_t onePointCut(const GenomeView &a, const GenomeView &b, Rng &rng) {
+    const size_t m = std::min(a.numGenes, b.numGenes);
+    return m >= 2 ? 1 + static_cast<size_t>(below(rng, m - 1)) : static_cast<size_t>(below(rng, m + 1));
+}
+
+void twoPointCuts(const GenomeView &a, const GenomeView &b, Rng &rng, size_t &c1, size_t &c2) {
+    const size_t m = std::min(a.numGenes, b.numGenes);
+    c1 = 0, c2 = m;
+    if (m >= 2) {
+        // The same draw as DEAP's cxTwoPoint: c1 in [1, m], c2 in [1, m-1] shifted past c1.
+        c1 = 1 + static_cast<size_t>(below(rng, m));
+        c2 = 1 + static_cast<size_t>(below(rng, m - 1));
+        if (c2 >= c1) ++c2;
+        else std::swap(c1, c2);
+    }
+}
+
 void onePointInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vector<int32_t> &genes,
                   std::vector<uint64_t> &skips) {
-    const size_t m = std::min(a.numGenes, b.numGenes);
-    const size_t c = m >= 2 ? 1 + static_cast<size_t>(rng.below(m - 1)) : static_cast<size_t>(rng.below(m + 1));
+    const size_t c = onePointCut(a, b, rng);
     appendRange(a, 0, c, genes, skips);
     appendRange(b, c, b.numGenes, genes, skips);
 }
 
 void twoPointInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vector<int32_t> &genes,
                   std::vector<uint64_t> &skips) {
-    const size_t m = std::min(a.numGenes, b.numGenes);
-    size_t c1 = 0, c2 = m;
-    if (m >= 2) {
-        // The same draw as DEAP's cxTwoPoint: c1 in [1, m], c2 in [1, m-1] shifted past c1.
-        c1 = 1 + static_cast<size_t>(rng.below(m));
-        c2 = 1 + static_cast<size_t>(rng.below(m - 1));
-        if (c2 >= c1) ++c2;
-        else std::swap(c1, c2);
+    size_t c1, c2;
+    twoPointCuts(a, b, rng, c1, c2);
+    // All of a, then b's segment over it: two appends and two copies instead of six appends.
+    const size_t g0 = genes.size(), s0 = skips.size();
+    appendRange(a, 0, a.numGenes, genes, skips);
+    if (c1 < c2) {
+        std::copy(b.gene(c1), b.gene(c2), genes.begin() + static_cast<std::ptrdiff_t>(g0 + c1 * a.numFields));
+        std::copy(b.skips + c1, b.skips + c2, skips.begin() + static_cast<std::ptrdiff_t>(s0 + c1));
     }
-    appendRange(a, 0, c1, genes, skips);
-    appendRange(b, c1, c2, genes, skips);
-    appendRange(a, c2, a.numGenes, genes, skips);
 }
 
 void uniformInto(const GenomeView &a, const GenomeView &b, Rng &rng, std::vector<int32_t> &genes,
                  std::vector<uint64_t> &skips) {
     const size_t m = std::min(a.numGenes, b.numGenes);
-    const GenomeView &tail = a.numGenes == b.numGenes ? a : (rng.below(2) ? b : a);
-    for (size_t i = 0; i < m; ++i) appendFrom(rng.below(2) ? b : a, i, genes, skips);
+    const GenomeView &tail = a.numGenes == b.numGenes ? a : (below(rng, 2) ? b : a);
+    for (size_t i = 0; i < m; ++i) appendFrom(below(rng, 2) ? b : a, i, genes, skips);
     appendRange(tail, m, tail.numGenes, genes, skips);
 }
 
@@ -511,6 +553,45 @@ size_t appendCrossover(const SpaceSpec &spec, const GenomeView &a, const GenomeV
     // Masks travel with their genes; bits the new position forbids are cleared.
     const size_t n = skips.size() - start;
     for (size_t i = 0; i < n; ++i) skips[start + i] &= allowedAt(spec, i);
+    return n;
+}
+
+size_t crossoverLength(CrossoverKind kind, const GenomeView &a, const GenomeView &b) {
+    switch (kind) {
+        case CrossoverKind::OnePoint: return b.numGenes;
+        case CrossoverKind::TwoPoint: return a.numGenes;
+        default: throw std::invalid_argument(std::string("crossover '") + crossoverName(kind) + "' has no fixed length");
+    }
+}
+
+size_t writeCrossover(const SpaceSpec &spec, const GenomeView &a, const GenomeView &b, CrossoverKind kind, Rng &rng,
+                      int32_t *genes, uint64_t *skips) {
+    checkViewShape(spec, a, "a");
+    checkViewShape(spec, b, "b");
+    const size_t nf = spec.numFields();
+    size_t n;
+    // Plain copies into a buffer sized beforehand: no capacity checks or vector bookkeeping per range.
+    auto copyRange = [&](const GenomeView &src, size_t from, size_t to) {
+        if (from >= to) return;
+        std::memcpy(genes + from * nf, src.gene(from), (to - from) * nf * sizeof(int32_t));
+        std::memcpy(skips + from, src.skips + from, (to - from) * sizeof(uint64_t));
+    };
+    if (kind == CrossoverKind::OnePoint) {
+        const size_t c = onePointCut(a, b, rng);
+        copyRange(a, 0, c);
+        copyRange(b, c, b.numGenes);
+        n = b.numGenes;
+    } else if (kind == CrossoverKind::TwoPoint) {
+        size_t c1, c2;
+        twoPointCuts(a, b, rng, c1, c2);
+        copyRange(a, 0, c1);
+        copyRange(b, c1, c2);
+        copyRange(a, c2, a.numGenes);
+        n = a.numGenes;
+    } else {
+        throw std::invalid_argument(std::string("crossover '") + crossoverName(kind) + "' has no fixed length");
+    }
+    for (size_t i = 0; i < n; ++i) skips[i] &= allowedAt(spec, i);
     return n;
 }
 

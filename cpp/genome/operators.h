@@ -105,6 +105,11 @@ Genome crossover(const SpaceSpec &spec, const Genome &a, const Genome &b, Crosso
 // returns the child's number of genes. The parents' field counts must match the spec.
 size_t appendCrossover(const SpaceSpec &spec, const GenomeView &a, const GenomeView &b, CrossoverKind kind, Rng &rng,
                        std::vector<int32_t> &genes, std::vector<uint64_t> &skips);
+// One- and two-point crossover only: the child's length (b's for one point, a's for two points), and the
+// same child as appendCrossover written to genes/skips, which must have room for that many genes.
+size_t crossoverLength(CrossoverKind kind, const GenomeView &a, const GenomeView &b);
+size_t writeCrossover(const SpaceSpec &spec, const GenomeView &a, const GenomeView &b, CrossoverKind kind, Rng &rng,
+                      int32_t *genes, uint64_t *skips);
 
 // The genome's text, cut to a readable length, for error messages.
 std::string shortText(const Genome &g);

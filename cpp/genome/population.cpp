@@ -332,6 +332,22 @@ Population Population::crossover(const std::vector<int64_t> &a, const std::vecto
             bound += kind == CrossoverKind::Aligned ? std::min(la + lb, spec_.maxGenes()) : std::max(la, lb);
         }
         out.reserve(end - begin, bound, spec_.numFields());
+        if (kind == CrossoverKind::OnePoint || kind == CrossoverKind::TwoPoint) {
+            // Index-based children have a known length: size the block once and write them in place.
+            const size_t nf = spec_.numFields();
+            out.genes.resize(bound * nf);
+            out.skips.resize(bound);
+            size_t used = 0;
+            for (size_t k = begin; k < end; ++k) {
+                Rng rng = Rng::forStream(seed, k);
+                used += writeCrossover(spec_, views_[static_cast<size_t>(a[k])], views_[static_cast<size_t>(b[k])], kind,
+                                       rng, out.genes.data() + used * nf, out.skips.data() + used);
+                out.starts.push_back(used);
+            }
+            out.genes.resize(used * nf);
+            out.skips.resize(used);
+            return;
+        }
         for (size_t k = begin; k < end; ++k) {
             Rng rng = Rng::forStream(seed, k);
             appendCrossover(spec_, views_[static_cast<size_t>(a[k])], views_[static_cast<size_t>(b[k])], kind, rng,
