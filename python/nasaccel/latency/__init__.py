@@ -4,6 +4,10 @@ Needs numpy + onnx + onnxruntime + nasaccel at run time; onnx and onnxruntime ar
 where used, so importing this package needs numpy alone.
 """
 
+from .adapters import describe_with as describe_with
+from .adapters import genome_onnx as genome_onnx
+from .adapters import latency_description as latency_description
+from .adapters import onnx_weights as onnx_weights
 from .descriptions import CHAIN_OPS as CHAIN_OPS
 from .descriptions import NB201_EDGES as NB201_EDGES
 from .descriptions import NB201_OPS as NB201_OPS
@@ -42,7 +46,7 @@ __all__ = [
     "CHAIN_OPS", "NB201_EDGES", "NB201_OPS", "ChainLayer", "ChainNetwork", "LatencyTable", "NB201Network",
     "OnnxMeasure", "OrtRunner", "ProfileResult", "SkipInput", "UnmeasuredTermError", "build_chain_layer_onnx",
     "build_chain_onnx", "build_nb201_cell_onnx", "build_nb201_onnx", "build_nb201_op_onnx", "build_onnx",
-    "chain_network", "chain_weight_shapes", "default_harness_options", "description_from_dict", "error_stats",
+    "chain_network", "chain_weight_shapes", "describe_with", "genome_onnx", "latency_description", "onnx_weights", "default_harness_options", "description_from_dict", "error_stats",
     "evaluate_table", "machine_description", "measure_onnx", "monotone_pairs", "nb201_from_string",
     "nb201_weight_shapes", "profile_space", "random_weights", "term_key", "terms_of",
 ]
