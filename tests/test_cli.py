@@ -99,3 +99,51 @@ def test_missing_and_malformed_files(tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["search", str(bad)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_two_trial_latency_search_with_final_stage_and_onnx(tmp_path, capsys):
+    """A two-trial search of accuracy against measured ONNX Runtime latency retrains its front and exports ONNX."""
+    pytest.importorskip("onnxruntime")
+    train = {"type": "train", "data": "mnist1d", "data_args": {"num_samples": 400}, "epochs": 1, "batch_size": 64}
+    latency = {"type": "latency", "batch_size": 4, "threads": 1}
+    cfg = write(
+        tmp_path / "m.json",
+        {
+            "space": {"type": "ChainSpace", "args": {"input_shape": [1, 40], "num_classes": 10, "ops": ["conv", "maxpool"],
+                                                     "widths": [4, 8], "kernels": [3], "strides": [2],
+                                                     "min_layers": 1, "max_layers": 2}},
+            "strategy": {"name": "nsga2", "params": {"population_size": 2}},
+            "evaluator": {"type": "composite", "evaluators": [latency, train | {"checkpoint_dir": "ck/search"}]},
+            "objectives": ["val_acc", "latency_b4_ms:minimize"],
+            "budget": {"trials": 2},
+            "storage": "m.db",
+            "final": {"top": 2, "evaluator": {"type": "composite",
+                                              "evaluators": [latency, train | {"epochs": 2, "checkpoint_dir": "ck/final"}]}},
+            "report": "rep",
+            "export_onnx": "best.onnx",
+        },
+    )
+    assert main(["search", str(cfg), "-q"]) == 0
+    assert "best trial #" in capsys.readouterr().out
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "m.db") as c:
+        rows = c.execute("SELECT s.name, t.state, t.metrics FROM trials t JOIN studies s USING (study_id)").fetchall()
+    search = [r for r in rows if r[0] == "nasaccel"]
+    final = [r for r in rows if r[0] == "nasaccel-final"]
+    assert [r[1] for r in search] == ["COMPLETE", "COMPLETE"]
+    assert 1 <= len(final) <= 2 and all(r[1] == "COMPLETE" for r in final)
+    for r in final:
+        m = json.loads(r[2])
+        assert m["epochs"] == 2 and m["latency_b4_ms"] > 0
+    doc = json.loads((tmp_path / "best.json").read_text())
+    assert doc["study"] == "nasaccel-final" and doc["onnx"]["max_abs_diff"] < 1e-4
+    assert (tmp_path / "best.onnx").stat().st_size > 0
+    for f in ("index.html", "pareto.png", "final/index.html", "final/pareto.png"):
+        assert (tmp_path / "rep" / f).stat().st_size > 0
+    # export picks the final stage by default and writes ONNX with a chosen batch size
+    out = tmp_path / "again.onnx"
+    assert main(["export", str(tmp_path / "m.db"), "--onnx", str(out), "--batch-size", "3"]) == 0
+    import onnx
+
+    assert onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3
