@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 
 import nasaccel as na
+import nasaccel.latency
+import nasaccel.strategies.given
 from nasaccel._core import Field, SpaceSpec
 from nasaccel.executors import EvalContext
 from nasaccel.spaces.base import SearchSpace

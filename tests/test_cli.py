@@ -147,3 +147,45 @@ def test_two_trial_latency_search_with_final_stage_and_onnx(tmp_path, capsys):
     import onnx
 
     assert onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3
+
+
+def test_search_without_config_runs_the_packaged_main_job(tmp_path, monkeypatch, capsys):
+    """`nasaccel search` with no config runs the packaged MNIST-1D latency search from the working directory."""
+    import nasaccel.cli as cli
+
+    seen = {}
+
+    class Done(Exception):
+        pass
+
+    def fake_run(config, base_dir, show_progress=True):
+        seen.update(config=config, base_dir=base_dir)
+        raise Done
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "run_search", fake_run)
+    with pytest.raises(Done):
+        main(["search", "-q"])
+    assert seen["base_dir"] == tmp_path
+    assert seen["config"] == cli.load_config(cli.DEFAULT_CONFIG)
+    assert "latency_b256_ms:minimize" in seen["config"]["objectives"]
+
+
+def test_packaged_main_job_config_builds(tmp_path):
+    """Every part of the packaged main-job config builds: space, strategy, evaluators, pruner, final stage."""
+    pytest.importorskip("mnist1d")
+    from nasaccel.cli import DEFAULT_CONFIG, load_config
+    from nasaccel.evaluation import evaluator_from_config
+    from nasaccel.evaluation.pruners import pruner_from_config
+    from nasaccel.spaces import space_from_config
+    from nasaccel.strategies import strategy_from_config
+
+    config = load_config(DEFAULT_CONFIG)
+    space = space_from_config(config["space"])
+    strategy_from_config(config["strategy"])
+    pruner_from_config(config["pruner"])
+    for part in (config["evaluator"], config["final"]["evaluator"]):
+        ev = evaluator_from_config(part, base_dir=str(tmp_path))
+        assert [type(e).__name__ for e in ev.evaluators] == ["LatencyEvaluator", "TorchTrainer"]
+        assert ev.evaluators[0].batch_size == 256 and ev.evaluators[0].threads == 1
+        ev.evaluators[1].check_space(space)
