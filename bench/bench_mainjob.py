@@ -159,7 +159,8 @@ class _Stored:
         raise RuntimeError("the stored study is only read")
 
 
-def train_hand_designs(final_train: dict[str, Any], seeds: list[int]) -> dict[str, list[dict[str, float]]]:
+def train_hand_designs(final_train: dict[str, Any], seeds: list[int], cache: Path) -> dict[str, list[dict[str, float]]]:
+    """Train each hand design for each seed; every finished run is saved to ``cache`` at once and reused."""
     from nasaccel.evaluation import TorchTrainer
 
     common = {k: v for k, v in final_train.items() if k not in ("type", "data", "checkpoint_dir", "inherit")}
@@ -171,17 +172,21 @@ def train_hand_designs(final_train: dict[str, Any], seeds: list[int]) -> dict[st
     paper = OneNetworkSpace()
     runs = {
         "paper CNN, final-stage budget": (budget, paper, "paper_cnn"),
+        "hand CNN 5x64, final-stage budget": (budget, chain, HAND_CNN),
         f"paper CNN, paper recipe ({paper_recipe.epochs} epochs of batch 100, Adam 1e-2 constant)": (
             paper_recipe, paper, "paper_cnn"),
-        "hand CNN 5x64, final-stage budget": (budget, chain, HAND_CNN),
     }
-    out: dict[str, list[dict[str, float]]] = {}
+    out: dict[str, list[dict[str, float]]] = json.loads(cache.read_text()) if cache.is_file() else {}
     for label, (trainer, space, arch) in runs.items():
-        out[label] = []
         for seed in seeds:
-            m = trainer.evaluate(space.from_text(arch), space, EvalContext(0, seed, arch))
-            m["seed"] = seed
-            out[label].append(m)
+            done = [m for m in out.get(label, []) if m["seed"] == seed]
+            if done:
+                m = done[0]
+            else:
+                m = trainer.evaluate(space.from_text(arch), space, EvalContext(0, seed, arch))
+                m["seed"] = seed
+                out.setdefault(label, []).append(m)
+                cache.write_text(json.dumps(out, indent=1))
             print(f"  {label} seed {seed}: test acc {m['test_acc']:.4f}, val acc {m['val_acc']:.4f}, "
                   f"train {m['train_time_s']:.0f} s", flush=True)
     return out
@@ -246,19 +251,11 @@ def main() -> None:
 
     torch.set_num_threads(1)
     hand_json = workdir / "hand_designs.json"
-    if hand_json.is_file():
-        print(f"\nhand designs: results of an earlier run read from {hand_json}")
-        hand = json.loads(hand_json.read_text())
-        for label, ms in hand.items():
-            for m in ms:
-                print(f"  {label} seed {m['seed']}: test acc {m['test_acc']:.4f}, val acc {m['val_acc']:.4f}, "
-                      f"train {m['train_time_s']:.0f} s")
-    else:
-        print("\nhand designs trained by TorchTrainer (seeds", args.seeds, "):", flush=True)
-        with LoadSampler() as load:
-            hand = train_hand_designs(final_train, args.seeds)
-        print(" ", load.summary())
-        hand_json.write_text(json.dumps(hand, indent=1))
+    print("\nhand designs trained by TorchTrainer (seeds", args.seeds, "; finished runs are read from", hand_json, "):",
+          flush=True)
+    with LoadSampler() as load:
+        hand = train_hand_designs(final_train, args.seeds, hand_json)
+    print(" ", load.summary())
     if args.only_hand:
         return
 
