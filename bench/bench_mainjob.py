@@ -167,7 +167,9 @@ class _Stored:
         raise RuntimeError("the stored study is only read")
 
 
-def train_hand_designs(final_train: dict[str, Any], seeds: list[int], cache: Path) -> dict[str, list[dict[str, float]]]:
+def train_hand_designs(
+    final_train: dict[str, Any], seeds: list[int], cache: Path, train: bool = True
+) -> dict[str, list[dict[str, float]]]:
     """Train each hand design for each seed; every finished run is saved to ``cache`` at once and reused."""
     from nasaccel.evaluation import TorchTrainer
 
@@ -190,6 +192,9 @@ def train_hand_designs(final_train: dict[str, Any], seeds: list[int], cache: Pat
             done = [m for m in out.get(label, []) if m["seed"] == seed]
             if done:
                 m = done[0]
+            elif not train:
+                print(f"  {label} seed {seed}: not trained (--no-train)")
+                continue
             else:
                 m = trainer.evaluate(space.from_text(arch), space, EvalContext(0, seed, arch))
                 m["seed"] = seed
@@ -256,6 +261,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                     help="which per-call time the comparison uses (both are printed); default thread CPU time")
+    ap.add_argument("--no-train", action="store_true", help="use only the hand-design runs already saved")
     ap.add_argument("--only-hand", action="store_true",
                     help="only train the hand designs (results kept in WORKDIR/hand_designs.json for the full run)")
     args = ap.parse_args()
@@ -279,7 +285,7 @@ def main() -> None:
     print("\nhand designs trained by TorchTrainer (seeds", args.seeds, "; finished runs are read from", hand_json, "):",
           flush=True)
     with LoadSampler() as load:
-        hand = train_hand_designs(final_train, args.seeds, hand_json)
+        hand = train_hand_designs(final_train, args.seeds, hand_json, train=not args.no_train)
     print(" ", load.summary())
     if args.only_hand:
         return
@@ -322,7 +328,7 @@ def main() -> None:
         print(f"| `{name}`{mark} | {seeds} | {acc} | {vals} | {l1:.1f} | {l256:.0f} | {l256 / p256:.2f} |")
 
     paper_best = max(max(m["test_acc"] for m in ms) for label, ms in hand.items() if label.startswith("paper"))
-    hand_best = max(m["test_acc"] for m in hand["hand CNN 5x64, final-stage budget"])
+    hand_best = max((m["test_acc"] for m in hand.get("hand CNN 5x64, final-stage budget", [])), default=HAND_TARGET_ACC)
     fast = [t for t in front if lat[256][t.arch] <= p256 and t.metrics["test_acc"] > max(PAPER_TARGET_ACC, paper_best)]
     acc_budget = HAND_TARGET_US / PAPER_LAT_US * p256  # the 1,500 us target, scaled to this run's paper-CNN time
     strong = [t for t in front if t.metrics["test_acc"] >= max(HAND_TARGET_ACC, hand_best) and lat[256][t.arch] <= acc_budget]
