@@ -26,6 +26,7 @@ from .descriptions import (
     NB201_EDGES,
     ChainLayer,
     ChainNetwork,
+    MacroNetwork,
     NB201Network,
     nb201_cell_liveness,
     size_text,
@@ -129,6 +130,23 @@ def nb201_terms(network: NB201Network) -> Counter[Term]:
     return t
 
 
+def macro_terms(network: MacroNetwork) -> Counter[Term]:
+    """Terms of a NAS-Bench-Macro network: stem, each block that runs (by type, stride and input size), head.
+
+    An identity that keeps the shape runs nothing and has no term.
+    """
+    t: Counter[Term] = Counter({CONSTANT: 1})
+    h, w = network.input_shape[1:]
+    t[(f"macro.stem|{h}x{w}", network.input_shape[0], network.stem_channels)] += 1
+    for x in network.layers():
+        if x["block"] == "identity" and x["stride"] == 1 and x["c_in"] == x["c_out"]:
+            continue
+        t[(f"macro.{x['block']}|s{x['stride']}|{size_text(x['in_size'])}", x["c_in"], x["c_out"])] += 1
+    sig = f"macro.head|{size_text(network.out_size)}|h{network.head_channels}|n{network.num_classes}"
+    t[(sig, network.out_channels, network.num_classes)] += 1
+    return t
+
+
 ISOLATED_CALL: Term = ("isolated_call", 0, 0)
 
 
@@ -175,10 +193,12 @@ def terms_of(description: Any) -> Counter[Term]:
         return nb201_terms(description)
     if isinstance(description, ChainLayer):
         return chain_layer_terms(description)
+    if isinstance(description, MacroNetwork):
+        return macro_terms(description)
     if isinstance(description, Mapping):
         return Counter({(tuple(k) if not isinstance(k, str) else parse_term_key(k)): v for k, v in description.items()})
     raise ValueError(
-        f"cannot list latency terms of {type(description).__name__}: expected ChainNetwork, NB201Network, "
+        f"cannot list latency terms of {type(description).__name__}: expected ChainNetwork, NB201Network, MacroNetwork, "
         "ChainLayer or a mapping of terms to counts"
     )
 
@@ -515,6 +535,7 @@ __all__ = [
     "chain_layer_terms",
     "chain_terms",
     "error_stats",
+    "macro_terms",
     "monotone_pairs",
     "nb201_terms",
     "parse_term_key",
