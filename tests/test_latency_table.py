@@ -302,7 +302,7 @@ VENV_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_profiles_in_a_fresh_venv_without_torch(tmp_path):
-    """The latency package builds and times networks with only numpy + onnx + onnxruntime installed."""
+    """The latency package and ``nasaccel profile`` work with only numpy + onnx + onnxruntime installed."""
     wheel_dir = tmp_path / "wheel"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir),
                     str(ROOT)], check=True, capture_output=True)
@@ -316,3 +316,15 @@ def test_profiles_in_a_fresh_venv_without_torch(tmp_path):
     out = subprocess.run([str(py), "-c", VENV_SCRIPT], check=True, capture_output=True, text=True, env=env,
                          cwd=tmp_path)
     assert out.stdout.startswith("OK")
+    fast = ["--networks", "5", "--holdout", "3", "--passes", "1", "--max-seconds", "0.02"]
+    for space, extra in (("nb201", ["--input-size", "8"]), ("mnist1d", [])):
+        table = tmp_path / f"{space}.json"
+        out = subprocess.run([str(py), "-m", "nasaccel", "profile", space, *extra, *fast, "-o", str(table)],
+                             capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "table written to" in out.stdout and "profiling [" in out.stderr
+        check = (f"import sys, nasaccel as na, nasaccel.latency as nl; t = nl.LatencyTable.load({str(table)!r}); "
+                 "ev = na.LatencyEvaluator('predicted', table=t); assert 'torch' not in sys.modules; "
+                 "print('OK', ev.metric, t.fit_info['holdout']['n'] + t.fit_info['holdout']['unpredictable'])")
+        out = subprocess.run([str(py), "-c", check], capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert out.stdout.split() == ["OK", "latency_ms", "3"], out.stderr
