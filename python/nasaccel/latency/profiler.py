@@ -146,6 +146,7 @@ class OnnxMeasure:
                 if self.keep_records:
                     rec = dict(best)
                     rec["pass_latencies_s"] = [x["latency_s"] for x in recs]
+                    rec["pass_min_s"] = [x["stats"]["min"] for x in recs]  # per-call minima, for other statistics
                     rec["passes"] = self.passes
                     self.records.append(rec)
                 out.append(float(best["latency_s"]))
