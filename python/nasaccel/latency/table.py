@@ -88,14 +88,7 @@ _NB201_CONV = ("nor_conv_1x1", "nor_conv_3x3")
 
 
 def nb201_cell_events(ops: Sequence[str], input_from_conv: bool, output_to_relu_only: bool) -> Counter[str]:
-    return _nb201_cell(ops, "conv" if input_from_conv else "plain", output_to_relu_only)[0]
-
-
-nb201_cell_events.__doc__ = None  # set below, from _nb201_cell
-
-
-def _nb201_cell(ops: Sequence[str], input_state: str, output_to_relu_only: bool) -> tuple[Counter[str], str]:
-    """What one NB201 cell runs once ONNX Runtime has fused what it can, by kind (and whether its output ends in a conv).
+    """What one NB201 cell runs once ONNX Runtime has fused what it can, by kind.
 
     Kinds: ``conv1x1``, ``conv3x3``, ``avgpool3x3``; ``relu`` / ``relu.fused`` (a ReLU standing
     alone, or one a convolution can apply as its activation); ``add`` / ``add.fused`` (an
@@ -103,7 +96,9 @@ def _nb201_cell(ops: Sequence[str], input_state: str, output_to_relu_only: bool)
 
     ONNX Runtime's CPU graph optimiser (the NCHWc transformer on x86) fuses an addition into a
     convolution whose output feeds only that addition, and a ReLU into a convolution whose
-    output feeds only ReLUs; identical ReLUs of one tensor are merged (common subexpressions).
+    output feeds only ReLUs; identical ReLUs and pools of one tensor and repeated partial sums
+    are merged (common subexpressions); an addition with a folded constant stays in the plain
+    layout and stops the fusions after it.
     Whether these fusions apply depends on the cell's wiring, not only on its ops, so the
     latency table prices fused and standalone ReLUs and additions as separate terms (on a
     device that does not fuse, the fit gives both kinds similar values).
@@ -119,6 +114,11 @@ def _nb201_cell(ops: Sequence[str], input_state: str, output_to_relu_only: bool)
         Whether the cell output feeds only ReLUs (the next cell reads it through conv edges only);
         the last cell of a stage feeds a reduction block (ReLU and pooling) or the final BN.
     """
+    return _nb201_cell(ops, "conv" if input_from_conv else "plain", output_to_relu_only)[0]
+
+
+def _nb201_cell(ops: Sequence[str], input_state: str, output_to_relu_only: bool) -> tuple[Counter[str], str]:
+    """:func:`nb201_cell_events` from the cell input's layout state; also returns the cell output's state."""
     depends, needed = nb201_cell_liveness(ops)
     ev: Counter[str] = Counter()
     # alias[i]: the node whose tensor node i is (skip_connect as a node's only input passes it on).
@@ -198,9 +198,6 @@ def _nb201_cell(ops: Sequence[str], input_state: str, output_to_relu_only: bool)
         exclusive = kinds <= {"relu", "relu-only-out"}
         ev["relu.fused" if exclusive and ends_conv[tensor] else "relu"] += 1
     return ev, state[out]
-
-
-nb201_cell_events.__doc__ = _nb201_cell.__doc__
 
 
 def _nb201_reads_input_by_relu_only(ops: Sequence[str]) -> bool:
