@@ -8,6 +8,7 @@ import pytest
 import nasaccel as na
 from nasaccel.latency import (
     ChainNetwork,
+    MacroNetwork,
     NB201Network,
     chain_network,
     describe_with,
@@ -45,11 +46,25 @@ def test_nb201_genome_describes_the_macro_network():
     assert latency_description(space, space.from_text(arch)).input_shape == (1, 32, 32)
 
 
+def test_macro_genome_describes_its_backbone():
+    """Blocks, channels, strides and residuals follow MacroSpace.decode; a kept-shape identity has no term."""
+    space = na.MacroSpace(num_classes=7, init_channels=8, head_channels=64)
+    g = space.from_text("10201002")
+    d = latency_description(space, g, input_size=20)
+    assert isinstance(d, MacroNetwork) and d.input_shape == (3, 20, 20) and d.blocks == tuple(
+        x["block"] for x in space.decode(g)["layers"])
+    for x, ref in zip(d.layers(), space.decode(g)["layers"], strict=True):
+        assert (x["c_in"], x["c_out"], x["stride"], x["residual"]) == (
+            ref["in_channels"], ref["out_channels"], ref["stride"], ref["residual"])
+    t = terms_of(d)
+    assert ("macro.stem|20x20", 3, 8) in t and ("macro.head|3x3|h64|n7", 64, 7) in t
+    assert ("macro.identity|s2|5x5", 32, 64) in t  # a stride-2 identity is a 1x1 conv
+    assert not any(k[0].startswith("macro.identity|s1") for k in t)
+    assert sum(v for k, v in t.items() if k[0].startswith("macro.mb")) == 4
+
+
 def test_bad_spaces_and_sizes_are_named():
-    """MacroSpace (no description), foreign objects and bad input sizes raise ValueError saying why."""
-    macro = na.MacroSpace()
-    with pytest.raises(ValueError, match="MacroSpace.*linear"):
-        latency_description(macro, macro.from_text("12012012"))
+    """Foreign objects and bad input sizes raise ValueError saying why."""
     with pytest.raises(ValueError, match="no latency description for object"):
         latency_description(object(), None)
     nb = na.NB201CellSpace()
@@ -66,7 +81,7 @@ def test_bad_spaces_and_sizes_are_named():
 
 def test_describe_with_gives_terms_for_every_sample():
     """The profiler adapter describes sampled genomes of both spaces; each has a constant and a head term."""
-    for space in (na.ChainSpace.mobilenet_like((3, 32, 32), 10), na.NB201CellSpace()):
+    for space in (na.ChainSpace.mobilenet_like((3, 32, 32), 10), na.NB201CellSpace(), na.MacroSpace()):
         describe = describe_with(space)
         rng = na.Rng(3)
         for _ in range(20):
@@ -92,6 +107,7 @@ SPACES = {
     "chain-1d": (lambda: na.ChainSpace.mnist1d(), None, (2, 1, 40), 8),
     "chain-2d": (lambda: na.ChainSpace((3, 16, 16), 5, widths=(8, 16), kernels=(3, 5), max_skip_offset=3), None, (2, 3, 16, 16), 8),
     "nb201": (lambda: na.NB201CellSpace(num_cells=1, channels=8), 16, (2, 3, 16, 16), 4),
+    "macro": (lambda: na.MacroSpace(init_channels=8, head_channels=32), 12, (2, 3, 12, 12), 4),
 }
 
 

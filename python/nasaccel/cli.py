@@ -1,4 +1,4 @@
-"""Command line: ``nasaccel search | report | export``."""
+"""Command line: ``nasaccel search | report | export | profile``."""
 
 from __future__ import annotations
 
@@ -234,6 +234,19 @@ def _default_study(names: list[str]) -> str | None:
     return None
 
 
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from .latency.command import profile_to_file, summary_text
+
+    summary = profile_to_file(
+        args.space, args.out, networks=args.networks, holdout=args.holdout, threads=args.threads,
+        batch_size=args.batch_size, input_size=args.input_size, passes=args.passes, seed=args.seed,
+        priors=args.priors, monotone=args.monotone, max_seconds=args.max_seconds,
+        progress=None if args.quiet else sys.stderr,
+    )
+    print(summary_text(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nasaccel", description="Hardware-aware neural architecture search.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -263,6 +276,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--study", default=None)
     e.add_argument("--trial", type=int, default=None, help="trial number (default: the best feasible)")
     e.set_defaults(func=_cmd_export)
+
+    f = sub.add_parser("profile", help="build a latency table for a space on this device (ONNX Runtime)")
+    f.add_argument("space", help="mobilenet, nb201, macro, mnist1d, or a space config file (JSON/YAML)")
+    f.add_argument("-o", "--out", default="latency_table.json", help="table JSON (default: latency_table.json)")
+    f.add_argument("--networks", type=int, default=300, help="networks measured for the table (default 300)")
+    f.add_argument("--holdout", type=int, default=50, help="fresh networks measured to report the error (default 50)")
+    f.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    f.add_argument("--batch-size", type=int, default=1, help="batch size of the timed calls (default 1)")
+    f.add_argument("--input-size", type=int, default=None, help="image size of nb201/macro/mobilenet (default 32)")
+    f.add_argument("--passes", type=int, default=3, help="timing passes per network, minimum kept (default 3)")
+    f.add_argument("--max-seconds", type=float, default=0.15, help="time cap of one timing pass (default 0.15)")
+    f.add_argument("--priors", type=float, default=None, help="weight of isolated-term timings (chain spaces; default 0.3)")
+    f.add_argument("--monotone", action="store_true", help="latency does not fall when channels grow")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_cmd_profile)
     return p
 
 

@@ -8,8 +8,8 @@ evaluator and ``nasaccel profile`` use to turn a genome of a space into what
 ``ChainSpace``                :class:`ChainNetwork` (1-D or 2-D input, skips and their adapters)
 ``NB201CellSpace``            :class:`NB201Network` (the space has no image size: ``input_size``,
                               default 32x32)
-``MacroSpace``                not supported: its inverted-residual blocks end in a linear projection
-                              (no ReLU) added to the block input, which neither description expresses
+``MacroSpace``                :class:`MacroNetwork` (its backbone with one block per searchable
+                              layer; ``input_size`` as for NB201, default 32x32)
 ============================  =====================================================================
 
 :func:`onnx_weights` renames a torch module's ``state_dict`` (from ``space.build_module``) to the
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .descriptions import ChainNetwork, NB201Network, chain_network
+from .descriptions import ChainNetwork, MacroNetwork, NB201Network, chain_network
 
 if TYPE_CHECKING:
     import onnx
@@ -45,17 +45,13 @@ def _space_kind(space: Any) -> str:
     if isinstance(space, NB201CellSpace):
         return "nb201"
     if isinstance(space, MacroSpace):
-        raise ValueError(
-            "MacroSpace networks have no latency description: their inverted-residual blocks end in a linear "
-            "1x1 projection added to the block input, which ChainNetwork (conv/dwsep always followed by ReLU) "
-            "and NB201Network cannot express; profile a ChainSpace or NB201CellSpace instead"
-        )
+        return "macro"
     raise ValueError(
-        f"no latency description for {type(space).__name__}: supported spaces are ChainSpace and NB201CellSpace"
+        f"no latency description for {type(space).__name__}: supported spaces are ChainSpace, NB201CellSpace and MacroSpace"
     )
 
 
-def _nb201_size(space: Any, input_size: Any) -> tuple[int, int]:
+def _image_size(kind: str, input_size: Any) -> tuple[int, int]:
     if input_size is None:
         return (32, 32)
     if isinstance(input_size, (int, np.integer)) and not isinstance(input_size, bool):
@@ -65,33 +61,37 @@ def _nb201_size(space: Any, input_size: Any) -> tuple[int, int]:
             size = tuple(input_size)
         except TypeError:
             raise ValueError(f"input_size must be an integer or (H, W), got {input_size!r}") from None
-    if len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 4 or v % 4 for v in size):
-        raise ValueError(f"NB201 input_size must be (H, W) of positive multiples of 4 (two 2x reductions), got {input_size!r}")
+    if len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in size):
+        raise ValueError(f"input_size must be an integer or (H, W) of positive integers, got {input_size!r}")
+    if kind == "nb201" and any(v % 4 for v in size):
+        raise ValueError(f"NB201 input_size must be multiples of 4 (two 2x reductions), got {input_size!r}")
     return (int(size[0]), int(size[1]))
 
 
-def latency_description(space: Any, genome: Genome, *, input_size: Any = None) -> ChainNetwork | NB201Network:
+def latency_description(space: Any, genome: Genome, *, input_size: Any = None) -> ChainNetwork | NB201Network | MacroNetwork:
     """The latency description of ``genome``'s network in ``space``.
 
     Parameters
     ----------
     space
-        A :class:`~nasaccel.spaces.ChainSpace` or :class:`~nasaccel.spaces.NB201CellSpace`.
+        A :class:`~nasaccel.spaces.ChainSpace`, :class:`~nasaccel.spaces.NB201CellSpace` or
+        :class:`~nasaccel.spaces.MacroSpace`.
     genome
         A valid genome of ``space`` (validated here).
     input_size
-        NB201 only: image size ``S`` or ``(H, W)``, multiples of 4 (default 32x32; the channels are
-        the space's ``input_channels``). A ChainSpace fixes its own ``input_shape``, so this must be None.
+        NB201 and MacroSpace: image size ``S`` or ``(H, W)`` (default 32x32; NB201 needs multiples of 4;
+        the channels are the space's ``input_channels``). A ChainSpace fixes its own ``input_shape``, so
+        this must be None.
 
     Returns
     -------
-    ChainNetwork or NB201Network
+    ChainNetwork, NB201Network or MacroNetwork
         The network the space's ``build_module`` builds, as the ONNX builders and latency tables take it.
 
     Raises
     ------
     ValueError
-        For a MacroSpace or any other space (named), an invalid genome, or a bad ``input_size``.
+        For any other space (named), an invalid genome, or a bad ``input_size``.
     """
     kind = _space_kind(space)
     if kind == "chain":
@@ -106,7 +106,12 @@ def latency_description(space: Any, genome: Genome, *, input_size: Any = None) -
         ]
         return chain_network(space.input_shape, space.num_classes, layers)
     d = space.decode(genome)
-    h, w = _nb201_size(space, input_size)
+    h, w = _image_size(kind, input_size)
+    if kind == "macro":
+        return MacroNetwork(
+            tuple(x["block"] for x in d["layers"]), space.stages, space.init_channels, space.head_channels,
+            (space.input_channels, h, w), space.num_classes,
+        )
     return NB201Network(
         tuple(e["op"] for e in d["edges"]), space.channels, space.num_cells, (space.input_channels, h, w), space.num_classes
     )
@@ -160,7 +165,7 @@ def onnx_weights(space: Any, genome: Genome, state: Any) -> dict[str, np.ndarray
     Parameters
     ----------
     space, genome
-        As in :func:`latency_description` (NB201 weights do not depend on the image size).
+        As in :func:`latency_description` (NB201 and macro weights do not depend on the image size).
     state
         ``space.build_module(genome)`` or a mapping of its ``state_dict`` names to tensors or arrays.
 
@@ -175,7 +180,7 @@ def onnx_weights(space: Any, genome: Genome, state: Any) -> dict[str, np.ndarray
     ValueError
         When a tensor the network needs is missing or has the wrong shape (named).
     """
-    from .onnx_builders import chain_weight_shapes, nb201_weight_shapes
+    from .onnx_builders import chain_weight_shapes, macro_weight_shapes, nb201_weight_shapes
 
     kind = _space_kind(space)
     if hasattr(state, "state_dict") and callable(state.state_dict):
@@ -191,6 +196,12 @@ def onnx_weights(space: Any, genome: Genome, state: Any) -> dict[str, np.ndarray
         def torch_name(name: str) -> str:
             prefix, leaf = name.rsplit(".", 1)
             return f"{prefixes.get(prefix, prefix)}.{leaf}"
+    elif kind == "macro":
+        assert isinstance(desc, MacroNetwork)
+        shapes = macro_weight_shapes(desc)
+
+        def torch_name(name: str) -> str:
+            return name  # the builder names MacroSpace's tensors as its torch module does
     else:
         assert isinstance(desc, NB201Network)
         shapes = nb201_weight_shapes(desc)
@@ -233,11 +244,11 @@ def genome_onnx(
 
 def describe_with(space: Any, *, input_size: Any = None) -> Any:
     """``genome -> latency_description(space, genome, input_size=...)``, the ``describe`` adapter of ``profile_space``."""
-    _space_kind(space)
-    if input_size is not None and _space_kind(space) == "nb201":
-        _nb201_size(space, input_size)
+    kind = _space_kind(space)
+    if input_size is not None and kind != "chain":
+        _image_size(kind, input_size)
 
-    def describe(genome: Genome) -> ChainNetwork | NB201Network:
+    def describe(genome: Genome) -> ChainNetwork | NB201Network | MacroNetwork:
         return latency_description(space, genome, input_size=input_size)
 
     return describe
