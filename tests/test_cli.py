@@ -141,6 +141,7 @@ def test_two_trial_latency_search_with_final_stage_and_onnx(tmp_path, capsys):
     assert (tmp_path / "best.onnx").stat().st_size > 0
     for f in ("index.html", "pareto.png", "final/index.html", "final/pareto.png"):
         assert (tmp_path / "rep" / f).stat().st_size > 0
+    assert "href='final/index.html'" in (tmp_path / "rep" / "index.html").read_text()
     # export picks the final stage by default and writes ONNX with a chosen batch size
     out = tmp_path / "again.onnx"
     assert main(["export", str(tmp_path / "m.db"), "--onnx", str(out), "--batch-size", "3"]) == 0

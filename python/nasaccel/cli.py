@@ -108,10 +108,12 @@ def run_search(config: dict[str, Any], base_dir: Path, show_progress: bool = Tru
     if config.get("report") and storage not in (None, ":memory:"):
         from .report import write_report
 
-        index = write_report(resolve(storage), resolve(config["report"]), study=study.name)
+        links = (("final stage: the front retrained at full fidelity", "final/index.html"),) if final is not None else ()
+        index = write_report(resolve(storage), resolve(config["report"]), study=study.name, links=links)
         logger.info("report of the search written to %s", index)
         if final is not None:
-            index = write_report(resolve(storage), Path(resolve(config["report"])) / "final", study=final.name)
+            index = write_report(resolve(storage), Path(resolve(config["report"])) / "final", study=final.name,
+                                 links=(("the search", "../index.html"),))
             logger.info("report of the final stage written to %s", index)
     return final if final is not None else study
 
