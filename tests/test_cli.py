@@ -169,7 +169,7 @@ def test_search_without_config_runs_the_packaged_main_job(tmp_path, monkeypatch,
         main(["search", "-q"])
     assert seen["base_dir"] == tmp_path
     assert seen["config"] == cli.load_config(cli.DEFAULT_CONFIG)
-    assert "latency_b256_ms:minimize" in seen["config"]["objectives"]
+    assert "latency_b32_ms:minimize" in seen["config"]["objectives"]
 
 
 def test_packaged_main_job_config_builds(tmp_path):
@@ -185,8 +185,13 @@ def test_packaged_main_job_config_builds(tmp_path):
     space = space_from_config(config["space"])
     strategy_from_config(config["strategy"])
     pruner_from_config(config["pruner"])
-    for part in (config["evaluator"], config["final"]["evaluator"]):
-        ev = evaluator_from_config(part, base_dir=str(tmp_path))
-        assert [type(e).__name__ for e in ev.evaluators] == ["LatencyEvaluator", "TorchTrainer"]
-        assert ev.evaluators[0].batch_size == 256 and ev.evaluators[0].threads == 1
-        ev.evaluators[1].check_space(space)
+    search = evaluator_from_config(config["evaluator"], base_dir=str(tmp_path))
+    final = evaluator_from_config(config["final"]["evaluator"], base_dir=str(tmp_path))
+    assert [type(e).__name__ for e in search.evaluators] == ["LatencyEvaluator", "TorchTrainer"]
+    assert [type(e).__name__ for e in final.evaluators] == ["LatencyEvaluator", "LatencyEvaluator", "TorchTrainer"]
+    # the search ranks by batch-32 calls; the final stage measures that and batch 256, all on one thread
+    assert [(e.batch_size, e.threads) for e in final.evaluators[:2]] == [(32, 1), (256, 1)]
+    assert (search.evaluators[0].batch_size, search.evaluators[0].threads) == (32, 1)
+    assert search.evaluators[0].metric + ":minimize" in config["objectives"]
+    for ev in (search, final):
+        ev.evaluators[-1].check_space(space)
