@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -32,7 +33,7 @@ from nasaccel.latency import (
     profile_space,
     terms_of,
 )
-from nasaccel.latency.table import isolated_terms
+from nasaccel.latency.table import isolated_terms, nb201_op_terms
 
 
 class RandomChainCNN:
@@ -127,7 +128,7 @@ def harness_overhead(threads: int, repeats: int = 20000) -> dict:
 
 def run_space(name, space, n_networks, holdout, threads, seed, priors, passes, gate):
     """Profile, then score several fits of the same measurements on the same held-out networks."""
-    measure = OnnxMeasure(threads=threads, keep_records=False, passes=passes, quiet_gate=gate)
+    measure = OnnxMeasure(threads=threads, keep_records=True, passes=passes, quiet_gate=gate)
     res = profile_space(space, n_networks, measure=measure, holdout=holdout, seed=seed,
                         isolated_priors=priors if name == "chain" else 0.0, space_config=space.config(), progress=False)
     s = res.summary()
@@ -165,6 +166,31 @@ def run_space(name, space, n_networks, holdout, threads, seed, priors, passes, g
         e["fit_seconds"] = fit_s
         e["train_mape"] = tab.fit_info["train_mape"]
         s["variants"][label] = e
+    # The same timings summarised by the per-call minimum (min over passes of each pass's fastest
+    # call) instead of the median: less sensitive to neighbours taking the cores, scored the same way.
+    recs = measure.records
+    n, p, nh = len(res.descriptions), len(res.extra["prior_descriptions"]), len(h["descriptions"])
+    mins = np.array([min(r["pass_min_s"]) for r in recs])
+    net_min, prior_min, hold_min, again_min = mins[:n], mins[n:n + p], mins[n + p:n + p + nh], mins[n + p + nh:]
+    s["remeasure"]["min_statistic"] = {
+        "mape_vs_first": float(np.mean(np.abs(again_min - hold_min[:k]) / hold_min[:k])),
+        "within_10": float(np.mean(np.abs(again_min - hold_min[:k]) / hold_min[:k] <= 0.10)),
+    }
+    kw = dict(prior_counts=pc, prior_latencies=prior_min, prior_weight=priors) if pc else {}
+    tab = LatencyTable.fit(counts, net_min, **kw)
+    pairs = [(tab.predict(d), m) for d, m in zip(h["descriptions"], hold_min) if tab.can_predict(d)]
+    e = error_stats([q for q, _ in pairs], [m for _, m in pairs])
+    e["unpredictable"], e["fit_seconds"], e["train_mape"] = nh - len(pairs), 0.0, tab.fit_info["train_mape"]
+    s["variants"]["min statistic" + ("+priors" if pc else "")] = e
+    if name == "nb201":
+        # The first NB201 model (per-op terms, no fusion), fitted to the same measurements.
+        t0 = time.perf_counter()
+        tab = LatencyTable.fit([nb201_op_terms(d) for d in res.descriptions], res.latencies)
+        fit_s = time.perf_counter() - t0
+        pairs = [(tab.predict_terms(nb201_op_terms(d)), m) for d, m in zip(h["descriptions"], h["all_measured"])]
+        e = error_stats([p for p, _ in pairs], [m for _, m in pairs])
+        e["unpredictable"], e["fit_seconds"], e["train_mape"] = 0, fit_s, tab.fit_info["train_mape"]
+        s["variants"]["nnls per-op terms (v1)"] = e
     return s, res
 
 
@@ -172,7 +198,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--chain-networks", type=int, default=800)
-    ap.add_argument("--nb201-networks", type=int, default=150)
+    ap.add_argument("--nb201-networks", type=int, default=300)
     ap.add_argument("--holdout", type=int, default=200)
     ap.add_argument("--input-size", type=int, default=32)
     ap.add_argument("--priors", type=float, default=0.3, help="weight of isolated-term rows (chain); 0 = none")
@@ -187,6 +213,7 @@ def main() -> None:
 
     print("machine:", json.dumps(machine_description()))
     print("uptime load average at start:", os.getloadavg())
+    print("command:", "python bench/bench_latency.py " + " ".join(sys.argv[1:]), "| date:", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     results = {"machine": machine_description(), "args": vars(args), "runs": {}}
     for threads in args.threads:
         print(f"\n=== ONNX Runtime intra_op_threads={threads} ===")
@@ -208,8 +235,11 @@ def main() -> None:
                   f"within5={100 * h.get('within_5', float('nan')):.1f} % max={100 * h.get('max_rel_error', float('nan')):.1f} % "
                   f"train MAPE={100 * s['fit']['train_mape']:.2f} % rank={s['fit']['rank']} "
                   f"latency ms {s['holdout_latency_ms']} load {s['load_after']} gate waits {s['gate_waits']} timeouts {s['gate_timeouts']}")
+            print(f"    load average now: {os.getloadavg()}")
             print(f"    noise floor: {s['remeasure']['n']} held-out networks measured again: MAPE vs first "
-                  f"{100 * s['remeasure']['mape_vs_first']:.2f} %, within10 {100 * s['remeasure']['within_10']:.1f} %")
+                  f"{100 * s['remeasure']['mape_vs_first']:.2f} %, within10 {100 * s['remeasure']['within_10']:.1f} % "
+                  f"(min statistic: {100 * s['remeasure']['min_statistic']['mape_vs_first']:.2f} %, "
+                  f"{100 * s['remeasure']['min_statistic']['within_10']:.1f} %)")
             for label, e in s["variants"].items():
                 print(f"    fit {label:16s}: MAPE {100 * e['mape']:.2f} %  within10 {100 * e['within_10']:.1f} %  "
                       f"within5 {100 * e['within_5']:.1f} %  max {100 * e['max_rel_error']:.1f} %  "

@@ -99,3 +99,99 @@ def test_missing_and_malformed_files(tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["search", str(bad)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_two_trial_latency_search_with_final_stage_and_onnx(tmp_path, capsys):
+    """A two-trial search of accuracy against measured ONNX Runtime latency retrains its front and exports ONNX."""
+    pytest.importorskip("onnxruntime")
+    train = {"type": "train", "data": "mnist1d", "data_args": {"num_samples": 400}, "epochs": 1, "batch_size": 64}
+    latency = {"type": "latency", "batch_size": 4, "threads": 1}
+    cfg = write(
+        tmp_path / "m.json",
+        {
+            "space": {"type": "ChainSpace", "args": {"input_shape": [1, 40], "num_classes": 10, "ops": ["conv", "maxpool"],
+                                                     "widths": [4, 8], "kernels": [3], "strides": [2],
+                                                     "min_layers": 1, "max_layers": 2}},
+            "strategy": {"name": "nsga2", "params": {"population_size": 2}},
+            "evaluator": {"type": "composite", "evaluators": [latency, train | {"checkpoint_dir": "ck/search"}]},
+            "objectives": ["val_acc", "latency_b4_ms:minimize"],
+            "budget": {"trials": 2},
+            "storage": "m.db",
+            "final": {"top": 2, "evaluator": {"type": "composite",
+                                              "evaluators": [latency, train | {"epochs": 2, "checkpoint_dir": "ck/final"}]}},
+            "report": "rep",
+            "export_onnx": "best.onnx",
+        },
+    )
+    assert main(["search", str(cfg), "-q"]) == 0
+    assert "best trial #" in capsys.readouterr().out
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "m.db") as c:
+        rows = c.execute("SELECT s.name, t.state, t.metrics FROM trials t JOIN studies s USING (study_id)").fetchall()
+    search = [r for r in rows if r[0] == "nasaccel"]
+    final = [r for r in rows if r[0] == "nasaccel-final"]
+    assert [r[1] for r in search] == ["COMPLETE", "COMPLETE"]
+    assert 1 <= len(final) <= 2 and all(r[1] == "COMPLETE" for r in final)
+    for r in final:
+        m = json.loads(r[2])
+        assert m["epochs"] == 2 and m["latency_b4_ms"] > 0
+    doc = json.loads((tmp_path / "best.json").read_text())
+    assert doc["study"] == "nasaccel-final" and doc["onnx"]["max_abs_diff"] < 1e-4
+    assert (tmp_path / "best.onnx").stat().st_size > 0
+    for f in ("index.html", "pareto.png", "final/index.html", "final/pareto.png"):
+        assert (tmp_path / "rep" / f).stat().st_size > 0
+    assert "href='final/index.html'" in (tmp_path / "rep" / "index.html").read_text()
+    # export picks the final stage by default and writes ONNX with a chosen batch size
+    out = tmp_path / "again.onnx"
+    assert main(["export", str(tmp_path / "m.db"), "--onnx", str(out), "--batch-size", "3"]) == 0
+    import onnx
+
+    assert onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3
+
+
+def test_search_without_config_runs_the_packaged_main_job(tmp_path, monkeypatch, capsys):
+    """`nasaccel search` with no config runs the packaged MNIST-1D latency search from the working directory."""
+    import nasaccel.cli as cli
+
+    seen = {}
+
+    class Done(Exception):
+        pass
+
+    def fake_run(config, base_dir, show_progress=True):
+        seen.update(config=config, base_dir=base_dir)
+        raise Done
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "run_search", fake_run)
+    with pytest.raises(Done):
+        main(["search", "-q"])
+    assert seen["base_dir"] == tmp_path
+    assert seen["config"] == cli.load_config(cli.DEFAULT_CONFIG)
+    assert "latency_b32_ms:minimize" in seen["config"]["objectives"]
+
+
+def test_packaged_main_job_config_builds(tmp_path):
+    """Every part of the packaged main-job config builds: space, strategy, evaluators, pruner, final stage."""
+    pytest.importorskip("mnist1d")
+    from nasaccel.cli import DEFAULT_CONFIG, load_config
+    from nasaccel.evaluation import evaluator_from_config
+    from nasaccel.evaluation.pruners import pruner_from_config
+    from nasaccel.spaces import space_from_config
+    from nasaccel.strategies import strategy_from_config
+
+    config = load_config(DEFAULT_CONFIG)
+    space = space_from_config(config["space"])
+    strategy_from_config(config["strategy"])
+    pruner_from_config(config["pruner"])
+    search = evaluator_from_config(config["evaluator"], base_dir=str(tmp_path))
+    final = evaluator_from_config(config["final"]["evaluator"], base_dir=str(tmp_path))
+    assert [type(e).__name__ for e in search.evaluators] == ["LatencyEvaluator", "TorchTrainer"]
+    assert [type(e).__name__ for e in final.evaluators] == ["LatencyEvaluator", "LatencyEvaluator", "TorchTrainer"]
+    # the search ranks by batch-32 calls; the final stage measures that and batch 256, all on one thread
+    assert [(e.batch_size, e.threads) for e in final.evaluators[:2]] == [(32, 1), (256, 1)]
+    assert (search.evaluators[0].batch_size, search.evaluators[0].threads) == (32, 1)
+    assert search.evaluators[0].metric + ":minimize" in config["objectives"]
+    for ev in (search, final):
+        ev.evaluators[-1].check_space(space)

@@ -100,16 +100,65 @@ def test_nb201_terms_count_what_runs():
     assert t[("nb201.conv3x3|16x16", 8, 8)] == 2 and t[("nb201.conv3x3|4x4", 32, 32)] == 2
     assert t[("nb201.conv1x1|8x8", 16, 16)] == 2
     assert not any(k[0].startswith("nb201.avgpool") for k in t)  # edge 2<-1 feeds node 2, which is unused
-    assert t[("nb201.add|16x16", 8, 8)] == 2  # node 3 sums two inputs in each of 2 cells
-    assert t[("nb201.relu|16x16", 8, 8)] == 4  # conv edges leave nodes 0 and 1: one shared ReLU each
+    # node 3 = node 0 + conv(node 1): the addition is the conv's summand, in each of 2 cells
+    assert t[("nb201.add.fused|16x16", 8, 8)] == 2 and ("nb201.add|16x16", 8, 8) not in t
+    # node 0 also feeds a skip: its ReLU stands alone; node 1 feeds only a conv: its ReLU fuses into its conv
+    assert t[("nb201.relu|16x16", 8, 8)] == 2 and t[("nb201.relu.fused|16x16", 8, 8)] == 2
     assert t[("nb201.reduction|16x16", 8, 16)] == 1 and t[("nb201.stem|16x16", 3, 8)] == 1
     # node 1 constant: the conv on it is folded away, only the add into node 3 runs
     const1 = NB201Network(("none", "skip_connect", "nor_conv_3x3", "none", "none", "skip_connect"), channels=8,
                           cells_per_stage=1, input_shape=(3, 16, 16))
     t = terms_of(const1)
     assert not any(k[0].startswith("nb201.conv3x3") for k in t) and t[("nb201.add|16x16", 8, 8)] == 1
+    assert t[("nb201.lastact.nchw|4x4", 32, 32)] == 1  # a sum with a folded constant ends the network
     cut = NB201Network(("nor_conv_3x3", "none", "none", "none", "none", "none"))
     assert terms_of(cut) == Counter({CONSTANT: 1})
+
+
+def test_nb201_terms_match_the_graph_onnx_runtime_runs():
+    """Standalone/fused ReLUs, additions and pools counted per NB201 network match the optimised ONNX Runtime graph (>= 30 of 40 exactly)."""
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from nasaccel.latency import NB201_OPS, build_onnx
+
+    rng = np.random.default_rng(4)
+    checked = 0
+    for _ in range(40):
+        net = NB201Network(tuple(NB201_OPS[i] for i in rng.integers(0, 5, 6)), channels=16, cells_per_stage=2)
+        t = terms_of(net)
+        if len(t) == 1:
+            continue
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.optimized_model_filepath = str(ROOT / ".pytest_nb201_opt.onnx")
+        try:
+            ort.InferenceSession(build_onnx(net).SerializeToString(), so, providers=["CPUExecutionProvider"])
+            graph = onnx.load(so.optimized_model_filepath).graph
+        finally:
+            Path(so.optimized_model_filepath).unlink(missing_ok=True)
+        if not any(n.domain.endswith("nchwc") for n in graph.node):
+            pytest.skip("ONNX Runtime does not use the NCHWc layout on this CPU")
+        got = Counter()
+        for n in graph.node:
+            attrs = {a.name: a for a in n.attribute}
+            if n.op_type in ("Relu", "Add"):
+                got[n.op_type] += 1
+            elif n.op_type == "Conv":
+                got["sum"] += len(n.input) == 4 and bool(n.input[3])
+                got["act"] += "activation" in attrs
+            elif n.op_type == "AveragePool" and list(attrs["kernel_shape"].ints) == [3, 3]:
+                got["pool"] += 1
+        kinds = Counter()
+        for (sig, _, _), v in t.items():
+            kinds[sig.split("|")[0]] += v
+        lastact = kinds["nb201.lastact.nchw"]
+        # Outside the cells: the two reduction ReLUs, their fused shortcut sums, conv_a activations, the final BN-ReLU.
+        want = {"Relu": kinds["nb201.relu"] + 2 + lastact, "Add": kinds["nb201.add"], "sum": kinds["nb201.add.fused"] + 2,
+                "act": kinds["nb201.relu.fused"] + 3 - lastact, "pool": kinds["nb201.avgpool3x3"]}
+        mismatches = {k: (got[k], v) for k, v in want.items() if got[k] != v}
+        assert len(mismatches) <= 1 and all(abs(a - b) <= 6 for a, b in mismatches.values()), (net.arch_string, mismatches)
+        checked += not mismatches
+    assert checked >= 30
 
 
 def test_term_keys_round_trip():
@@ -302,7 +351,7 @@ VENV_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_profiles_in_a_fresh_venv_without_torch(tmp_path):
-    """The latency package builds and times networks with only numpy + onnx + onnxruntime installed."""
+    """The latency package and ``nasaccel profile`` work with only numpy + onnx + onnxruntime installed."""
     wheel_dir = tmp_path / "wheel"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir),
                     str(ROOT)], check=True, capture_output=True)
@@ -316,3 +365,15 @@ def test_profiles_in_a_fresh_venv_without_torch(tmp_path):
     out = subprocess.run([str(py), "-c", VENV_SCRIPT], check=True, capture_output=True, text=True, env=env,
                          cwd=tmp_path)
     assert out.stdout.startswith("OK")
+    fast = ["--networks", "5", "--holdout", "3", "--passes", "1", "--max-seconds", "0.02"]
+    for space, extra in (("nb201", ["--input-size", "8"]), ("mnist1d", [])):
+        table = tmp_path / f"{space}.json"
+        out = subprocess.run([str(py), "-m", "nasaccel", "profile", space, *extra, *fast, "-o", str(table)],
+                             capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "table written to" in out.stdout and "profiling [" in out.stderr
+        check = (f"import sys, nasaccel as na, nasaccel.latency as nl; t = nl.LatencyTable.load({str(table)!r}); "
+                 "ev = na.LatencyEvaluator('predicted', table=t); assert 'torch' not in sys.modules; "
+                 "print('OK', ev.metric, t.fit_info['holdout']['n'] + t.fit_info['holdout']['unpredictable'])")
+        out = subprocess.run([str(py), "-c", check], capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert out.stdout.split() == ["OK", "latency_ms", "3"], out.stderr

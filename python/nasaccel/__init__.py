@@ -23,6 +23,7 @@ from .evaluation import HyperbandPruner as HyperbandPruner
 from .evaluation import MedianPruner as MedianPruner
 from .evaluation import PercentilePruner as PercentilePruner
 from .evaluation import CheckpointStore as CheckpointStore
+from .evaluation import LatencyEvaluator as LatencyEvaluator
 from . import data as data
 from .storage import InMemoryStorage as InMemoryStorage
 from .storage import SQLiteStorage as SQLiteStorage
@@ -48,6 +49,7 @@ __all__ += ["ChainSpace", "MacroSpace", "NB201CellSpace", "SearchSpace", "space_
 __all__ += ["RecurrentCellSpace"]
 __all__ += ["CheckpointStore", "HyperbandPruner", "MedianPruner", "PercentilePruner", "SuccessiveHalvingPruner"]
 __all__ += ["TorchTrainer", "data"]
+__all__ += ["LatencyEvaluator"]
 __all__ += ["Constraint", "Objective", "Study", "Trial", "TrialPruned", "TrialState"]
 __all__ += ["InMemoryStorage", "SQLiteStorage", "TabularBenchmark"]
 __all__ += ["NSGA2", "Coevolution", "Exhaustive", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Strategy"]

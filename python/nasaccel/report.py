@@ -37,9 +37,12 @@ def _pareto_mask(points: np.ndarray) -> np.ndarray:
     return np.asarray(non_dominated_sort(-points)) == 0
 
 
-def write_report(db: str | Path | Storage, out_dir: str | Path, study: str | None = None) -> Path:
+def write_report(
+    db: str | Path | Storage, out_dir: str | Path, study: str | None = None, links: tuple[tuple[str, str], ...] = ()
+) -> Path:
     """Write ``history.png``, ``pareto.png`` (with two or more objectives), ``trials.csv`` and ``index.html``.
 
+    ``links`` are ``(text, relative URL)`` pairs listed at the top of the page (e.g. the final stage's report).
     Returns the path of ``index.html``.
     """
     import matplotlib
@@ -131,6 +134,8 @@ def write_report(db: str | Path | Storage, out_dir: str | Path, study: str | Non
         "Constraints: " + (", ".join(html.escape(str(c)) for c in constraints) or "none") + "<br>",
         "Trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + "</p>",
     ]
+    if links:
+        parts.append("<p>" + " | ".join(f"<a href='{html.escape(u)}'>{html.escape(t)}</a>" for t, u in links) + "</p>")
     for title, fname in figures:
         parts.append(f"<h2>{title}</h2><img src='{fname}' alt='{title}'>")
     parts.append(f"<h2>Best feasible trials by {html.escape(primary.name)}</h2><table><tr><th>#</th><th>architecture</th>")

@@ -1,6 +1,6 @@
 """Plain descriptions of the networks the latency room builds, times and tabulates.
 
-Two families, both frozen (hashable) dataclasses that need numpy alone:
+Three families, all frozen (hashable) dataclasses that need numpy alone:
 
 * :class:`ChainNetwork` -- the ChainSpace network of ``CHAIN_NETWORK.md``: a chain of
   :class:`ChainLayer` (op, channels, kernel, stride, input spatial size and skip inputs with
@@ -9,6 +9,8 @@ Two families, both frozen (hashable) dataclasses that need numpy alone:
   the form a genome decodes to.
 * :class:`NB201Network` -- the NAS-Bench-201 macro network around one cell given by its six
   edge operations in NAS-Bench-201 order ``1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2``.
+* :class:`MacroNetwork` -- a NAS-Bench-Macro network: one block (identity, MB3_K3, MB6_K5) per
+  searchable layer of its fixed backbone.
 
 Spatial sizes follow "same" padding: a length ``L`` becomes ``ceil(L / s)`` after stride ``s``.
 """
@@ -362,7 +364,7 @@ def nb201_cell_liveness(ops: Sequence[str]) -> tuple[list[bool], list[bool]]:
     return depends, needed
 
 
-def description_from_dict(d: Mapping[str, Any]) -> ChainNetwork | NB201Network:
+def description_from_dict(d: Mapping[str, Any]) -> Any:
     """Rebuild a description saved with ``to_dict``."""
     kind = d.get("kind")
     if kind == "chain":
@@ -371,4 +373,90 @@ def description_from_dict(d: Mapping[str, Any]) -> ChainNetwork | NB201Network:
         return NB201Network(
             tuple(d["ops"]), d["channels"], d["cells_per_stage"], tuple(d["input_shape"]), d["num_classes"]
         )
-    raise ValueError(f"description kind must be 'chain' or 'nb201', got {kind!r}")
+    if kind == "macro":
+        return MacroNetwork(
+            tuple(d["blocks"]), tuple(d["stages"]), d["stem_channels"], d["head_channels"], tuple(d["input_shape"]),
+            d["num_classes"],
+        )
+    raise ValueError(f"description kind must be 'chain', 'nb201' or 'macro', got {kind!r}")
+
+
+MACRO_BLOCKS = ("identity", "mb3_k3", "mb6_k5")
+_MACRO_EXPANSION_KERNEL = {"mb3_k3": (3, 3), "mb6_k5": (6, 5)}
+
+
+@dataclass(frozen=True)
+class MacroNetwork:
+    """A NAS-Bench-Macro network (the backbone of ``MacroSpace``) with one block per searchable layer.
+
+    Stem 3x3 conv (``stem_channels``) + BN + ReLU; the searchable layers, stage ``j`` starting with
+    a stride-2 layer that doubles the channels; 1x1 conv to ``head_channels`` + BN + ReLU; global
+    average pool; linear. ``identity`` passes its input on, or is a 1x1 conv (with the layer's
+    stride) + BN where the shape changes; ``mb3_k3`` / ``mb6_k5`` are inverted residual blocks
+    (1x1 expand x3 / x6 + BN + ReLU, 3x3 / 5x5 depthwise + BN + ReLU, 1x1 linear projection +
+    BN, plus the input when the shape is kept).
+    """
+
+    blocks: tuple[str, ...]
+    stages: tuple[int, ...] = (2, 3, 3)
+    stem_channels: int = 32
+    head_channels: int = 1280
+    input_shape: tuple[int, int, int] = (3, 32, 32)
+    num_classes: int = 10
+
+    def __post_init__(self) -> None:
+        stages = tuple(_positive_int(v, "stage length") for v in self.stages)
+        object.__setattr__(self, "stages", stages)
+        blocks = tuple(self.blocks)
+        if len(blocks) != sum(stages):
+            raise ValueError(f"a network with stages {list(stages)} has {sum(stages)} blocks, got {len(blocks)}: {blocks!r}")
+        for b in blocks:
+            if b not in MACRO_BLOCKS:
+                raise ValueError(f"macro block must be one of {MACRO_BLOCKS}, got {b!r}")
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "stem_channels", _positive_int(self.stem_channels, "stem_channels"))
+        object.__setattr__(self, "head_channels", _positive_int(self.head_channels, "head_channels"))
+        object.__setattr__(self, "num_classes", _positive_int(self.num_classes, "num_classes"))
+        shape = tuple(self.input_shape)
+        if len(shape) != 3:
+            raise ValueError(f"macro input_shape must be (C, H, W), got {self.input_shape!r}")
+        object.__setattr__(self, "input_shape", (_positive_int(shape[0], "input channels"),) + _size(shape[1:], "input size"))
+
+    def layers(self) -> list[dict[str, Any]]:
+        """Per block: ``block``, ``c_in``, ``c_out``, ``stride``, ``in_size``, ``expansion``, ``kernel``, ``residual``."""
+        out = []
+        c = self.stem_channels
+        size = tuple(self.input_shape[1:])
+        i = 0
+        for count in self.stages:
+            for j in range(count):
+                c_out, stride = (2 * c, 2) if j == 0 else (c, 1)
+                b = self.blocks[i]
+                t, k = _MACRO_EXPANSION_KERNEL.get(b, (0, 1))
+                out.append({"block": b, "c_in": c, "c_out": c_out, "stride": stride, "in_size": size,
+                            "expansion": t, "kernel": k, "residual": b != "identity" and stride == 1 and c == c_out})
+                c, size = c_out, strided_size(size, stride)
+                i += 1
+        return out
+
+    @property
+    def out_channels(self) -> int:
+        return self.stem_channels * 2 ** len(self.stages)
+
+    @property
+    def out_size(self) -> tuple[int, ...]:
+        size = tuple(self.input_shape[1:])
+        for _ in self.stages:
+            size = strided_size(size, 2)
+        return size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "macro",
+            "blocks": list(self.blocks),
+            "stages": list(self.stages),
+            "stem_channels": self.stem_channels,
+            "head_channels": self.head_channels,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+        }

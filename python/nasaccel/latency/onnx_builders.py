@@ -36,6 +36,12 @@ reduction blocks at positions N and 2N+1):
 ``classifier.weight``, ``classifier.bias``               (num_classes, 4C), (num_classes,)
 ==================================================  =========================================
 
+NAS-Bench-Macro (:class:`MacroNetwork`): the names of ``MacroSpace.build_module``'s state dict,
+``stem.0.weight`` / ``stem.1`` (BN); per layer ``i``: nothing (identity), ``layers.{i}.0.weight`` /
+``layers.{i}.1`` (shape-changing identity: 1x1 conv + BN), or ``layers.{i}.body.{0,3,6}.weight`` with
+BNs ``layers.{i}.body.{1,4,7}`` (expand, depthwise, project); ``head.0.weight`` / ``head.1``;
+``classifier.weight``, ``classifier.bias``.
+
 A single cell (:func:`build_nb201_cell_onnx`) uses ``edges.{i}<-{j}...`` without the
 ``cells.{k}.`` prefix; a single op (:func:`build_nb201_op_onnx`) uses ``conv.weight`` and ``bn``.
 """
@@ -51,6 +57,7 @@ from .descriptions import (
     NB201_EDGES,
     ChainLayer,
     ChainNetwork,
+    MacroNetwork,
     NB201Network,
     nb201_cell_liveness,
 )
@@ -496,12 +503,78 @@ def build_nb201_op_onnx(
     return g.model([("x", shape)], (y, "y", shape), "nb201_op")
 
 
+# ----------------------------------------------------------------------------- NAS-Bench-Macro
+
+
+def macro_weight_shapes(network: MacroNetwork) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of every unfolded parameter of a NAS-Bench-Macro network (see module docs)."""
+    shapes: dict[str, tuple[int, ...]] = {"stem.0.weight": (network.stem_channels, network.input_shape[0], 3, 3)}
+    shapes.update(_bn_shapes("stem.1", network.stem_channels))
+    for i, x in enumerate(network.layers()):
+        p = f"layers.{i}"
+        if x["block"] == "identity":
+            if x["stride"] != 1 or x["c_in"] != x["c_out"]:
+                shapes[f"{p}.0.weight"] = (x["c_out"], x["c_in"], 1, 1)
+                shapes.update(_bn_shapes(f"{p}.1", x["c_out"]))
+            continue
+        hidden = x["c_in"] * x["expansion"]
+        shapes[f"{p}.body.0.weight"] = (hidden, x["c_in"], 1, 1)
+        shapes.update(_bn_shapes(f"{p}.body.1", hidden))
+        shapes[f"{p}.body.3.weight"] = (hidden, 1, x["kernel"], x["kernel"])
+        shapes.update(_bn_shapes(f"{p}.body.4", hidden))
+        shapes[f"{p}.body.6.weight"] = (x["c_out"], hidden, 1, 1)
+        shapes.update(_bn_shapes(f"{p}.body.7", x["c_out"]))
+    shapes["head.0.weight"] = (network.head_channels, network.out_channels, 1, 1)
+    shapes.update(_bn_shapes("head.1", network.head_channels))
+    shapes["classifier.weight"] = (network.num_classes, network.head_channels)
+    shapes["classifier.bias"] = (network.num_classes,)
+    return shapes
+
+
+def build_macro_onnx(
+    network: MacroNetwork,
+    weights: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    batch_size: int = 1,
+    bn_eps: float = 1e-5,
+) -> onnx.ModelProto:
+    """The ONNX graph of a NAS-Bench-Macro network (BN folded; weights named as ``MacroSpace.build_module``'s)."""
+    if not isinstance(network, MacroNetwork):
+        raise ValueError(f"network must be a MacroNetwork, got {type(network).__name__}")
+    batch = _check_batch(batch_size)
+    g = _Graph(_check_weights(weights, macro_weight_shapes(network), seed), bn_eps)
+    x = g.conv("input", "stem.0.weight", "stem.1", relu=True)
+    for i, layer in enumerate(network.layers()):
+        p = f"layers.{i}"
+        if layer["block"] == "identity":
+            if layer["stride"] != 1 or layer["c_in"] != layer["c_out"]:
+                x = g.conv(x, f"{p}.0.weight", f"{p}.1", stride=layer["stride"])
+            continue
+        hidden = layer["c_in"] * layer["expansion"]
+        y = g.conv(x, f"{p}.body.0.weight", f"{p}.body.1", relu=True)
+        y = g.conv(y, f"{p}.body.3.weight", f"{p}.body.4", stride=layer["stride"], group=hidden, relu=True)
+        y = g.conv(y, f"{p}.body.6.weight", f"{p}.body.7")
+        x = g.add(y, x) if layer["residual"] else y
+    x = g.conv(x, "head.0.weight", "head.1", relu=True)
+    logits = g.head(x, "classifier.weight", "classifier.bias")
+    return g.model(
+        [("input", (batch,) + tuple(network.input_shape))],
+        (logits, "logits", (batch, network.num_classes)),
+        "macro_network",
+    )
+
+
 def build_onnx(description: Any, weights: Mapping[str, Any] | None = None, **kwargs: Any) -> onnx.ModelProto:
-    """Dispatch on the description: ChainNetwork, ChainLayer or NB201Network."""
+    """Dispatch on the description: ChainNetwork, ChainLayer, NB201Network or MacroNetwork."""
+    if isinstance(description, MacroNetwork):
+        return build_macro_onnx(description, weights, **kwargs)
     if isinstance(description, ChainNetwork):
         return build_chain_onnx(description, weights, **kwargs)
     if isinstance(description, ChainLayer):
         return build_chain_layer_onnx(description, weights, **kwargs)
     if isinstance(description, NB201Network):
         return build_nb201_onnx(description, weights, **kwargs)
-    raise ValueError(f"no ONNX builder for {type(description).__name__}: expected ChainNetwork, ChainLayer or NB201Network")
+    raise ValueError(
+        f"no ONNX builder for {type(description).__name__}: expected ChainNetwork, ChainLayer, NB201Network or MacroNetwork"
+    )

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .descriptions import ChainLayer, ChainNetwork, NB201Network
+from .descriptions import ChainLayer, ChainNetwork, MacroNetwork, NB201Network
 from .table import LatencyTable, Term, chain_term_examples, error_stats, isolated_terms, terms_of
 
 Measure = Callable[[Any], float]
@@ -146,6 +146,7 @@ class OnnxMeasure:
                 if self.keep_records:
                     rec = dict(best)
                     rec["pass_latencies_s"] = [x["latency_s"] for x in recs]
+                    rec["pass_min_s"] = [x["stats"]["min"] for x in recs]  # per-call minima, for other statistics
                     rec["passes"] = self.passes
                     self.records.append(rec)
                 out.append(float(best["latency_s"]))
@@ -338,8 +339,8 @@ def profile_space(
         nonlocal draws
         draws += 1
         d = describe(space.sample(r))
-        if not isinstance(d, (ChainNetwork, NB201Network, ChainLayer)):
-            raise ValueError(f"describe must return a ChainNetwork or NB201Network, got {type(d).__name__}")
+        if not isinstance(d, (ChainNetwork, NB201Network, MacroNetwork, ChainLayer)):
+            raise ValueError(f"describe must return a ChainNetwork, NB201Network or MacroNetwork, got {type(d).__name__}")
         return d
 
     # Selection needs coverage only, not latencies: choose every network first, then measure

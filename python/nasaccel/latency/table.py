@@ -26,6 +26,7 @@ from .descriptions import (
     NB201_EDGES,
     ChainLayer,
     ChainNetwork,
+    MacroNetwork,
     NB201Network,
     nb201_cell_liveness,
     size_text,
@@ -83,10 +84,132 @@ def chain_terms(network: ChainNetwork) -> Counter[Term]:
 
 
 _NB201_TERM = {"nor_conv_1x1": "conv1x1", "nor_conv_3x3": "conv3x3", "avg_pool_3x3": "avgpool3x3"}
+_NB201_CONV = ("nor_conv_1x1", "nor_conv_3x3")
+
+
+def nb201_cell_events(ops: Sequence[str], input_from_conv: bool, output_to_relu_only: bool) -> Counter[str]:
+    """What one NB201 cell runs once ONNX Runtime has fused what it can, by kind.
+
+    Kinds: ``conv1x1``, ``conv3x3``, ``avgpool3x3``; ``relu`` / ``relu.fused`` (a ReLU standing
+    alone, or one a convolution can apply as its activation); ``add`` / ``add.fused`` (an
+    addition standing alone, or one a convolution can take as its summand).
+
+    ONNX Runtime's CPU graph optimiser (the NCHWc transformer on x86) fuses an addition into a
+    convolution whose output feeds only that addition, and a ReLU into a convolution whose
+    output feeds only ReLUs; identical ReLUs and pools of one tensor and repeated partial sums
+    are merged (common subexpressions); an addition with a folded constant stays in the plain
+    layout and stops the fusions after it.
+    Whether these fusions apply depends on the cell's wiring, not only on its ops, so the
+    latency table prices fused and standalone ReLUs and additions as separate terms (on a
+    device that does not fuse, the fit gives both kinds similar values).
+
+    Parameters
+    ----------
+    ops
+        The six edge ops.
+    input_from_conv
+        Whether the cell input is produced by a convolution that can still take an activation
+        (the stem, a reduction block, or a previous cell ending in a convolution).
+    output_to_relu_only
+        Whether the cell output feeds only ReLUs (the next cell reads it through conv edges only);
+        the last cell of a stage feeds a reduction block (ReLU and pooling) or the final BN.
+    """
+    return _nb201_cell(ops, "conv" if input_from_conv else "plain", output_to_relu_only)[0]
+
+
+def _nb201_cell(ops: Sequence[str], input_state: str, output_to_relu_only: bool) -> tuple[Counter[str], str]:
+    """:func:`nb201_cell_events` from the cell input's layout state; also returns the cell output's state."""
+    depends, needed = nb201_cell_liveness(ops)
+    ev: Counter[str] = Counter()
+    # alias[i]: the node whose tensor node i is (skip_connect as a node's only input passes it on).
+    alias = [0, 1, 2, 3]
+    # state[i] of node i's tensor: "conv" (a convolution's output, free to take a summand and an
+    # activation), "conv+sum" (took a summand), "plain" (a pool or a standalone addition),
+    # "nchw" (an addition with a folded constant: ONNX Runtime leaves it out of the blocked layout).
+    state = [input_state, "plain", "plain", "plain"]
+    live_edges = [(to, frm, op) for (to, frm), op in zip(NB201_EDGES, ops) if op != "none" and needed[to] and depends[frm]]
+    seen: dict[Any, str] = {}
+    for to in (1, 2, 3):
+        if not (needed[to] and depends[to]):
+            continue
+        into = [(frm, op) for (t, frm), op in zip(NB201_EDGES, ops) if t == to and op != "none"]
+        if len(into) == 1 and into[0][1] == "skip_connect":
+            alias[to] = alias[into[0][0]]
+            state[to] = state[alias[to]]
+            continue
+        # Each input as (kind, expression): identical expressions are computed once (ONNX Runtime
+        # merges common subexpressions: a pool of one tensor on two edges, a repeated partial sum).
+        parts: list[tuple[str, Any]] = []
+        for (t, frm), op in zip(NB201_EDGES, ops):
+            if t != to or op == "none":
+                continue
+            if not depends[frm]:
+                parts.append(("const", ("const", to, frm)))  # folded to a constant by ONNX Runtime
+            elif op in _NB201_CONV:
+                ev[_NB201_TERM[op]] += 1
+                parts.append(("conv", ("conv", to, frm)))
+            elif op == "avg_pool_3x3":
+                key = ("pool", alias[frm])
+                if key not in seen:
+                    ev["avgpool3x3"] += 1
+                    seen[key] = "plain"
+                parts.append(("plain", key))
+            else:
+                src = alias[frm]
+                readers = sum(1 for (_, f, _) in live_edges if alias[f] == src)
+                # A convolution whose output feeds only this addition can take the other side as its summand.
+                kind = "conv" if state[src] == "conv" and readers == 1 else ("nchw" if state[src] == "nchw" else "plain")
+                parts.append((kind, ("tensor", src)))
+        # Sum in edge order; a binary addition fuses into a fresh convolution on either side unless a
+        # folded constant (or a sum with one) takes part.
+        acc, acc_key = parts[0]
+        for y, y_key in parts[1:]:
+            key = ("add", acc_key, y_key)
+            if key in seen:
+                acc, acc_key = seen[key], key
+                continue
+            if "const" in (acc, y) or "nchw" in (acc, y):
+                ev["add"] += 1
+                acc = "nchw"
+            elif acc == "conv" or y == "conv":
+                ev["add.fused"] += 1
+                acc = "conv+sum"
+            else:
+                ev["add"] += 1
+                acc = "plain"
+            seen[key] = acc
+            acc_key = key
+        state[to] = acc
+    ends_conv = [x in ("conv", "conv+sum") for x in state]
+    # ReLUs: one per distinct tensor read by a conv edge (merged), fused when the tensor ends in a
+    # convolution and feeds nothing but ReLUs.
+    readers: dict[int, set[str]] = {}
+    for (to, frm), op in zip(NB201_EDGES, ops):
+        if op == "none" or not needed[to] or not depends[frm]:
+            continue
+        if op == "skip_connect" and alias[to] == alias[frm]:
+            continue  # the pass-through itself reads nothing
+        readers.setdefault(alias[frm], set()).add("relu" if op in _NB201_CONV else "other")
+    out = alias[3]
+    readers.setdefault(out, set()).add("relu-only-out" if output_to_relu_only else "other")
+    for tensor, kinds in readers.items():
+        if "relu" not in kinds:
+            continue
+        exclusive = kinds <= {"relu", "relu-only-out"}
+        ev["relu.fused" if exclusive and ends_conv[tensor] else "relu"] += 1
+    return ev, state[out]
+
+
+def _nb201_reads_input_by_relu_only(ops: Sequence[str]) -> bool:
+    """Whether a cell reads its input through conv edges only (and does not pass it on as its output)."""
+    depends, needed = nb201_cell_liveness(ops)
+    kinds = {("relu" if op in _NB201_CONV else "other") for (to, frm), op in zip(NB201_EDGES, ops)
+             if frm == 0 and op != "none" and needed[to]}
+    return kinds == {"relu"}
 
 
 def nb201_terms(network: NB201Network) -> Counter[Term]:
-    """Terms of an NAS-Bench-201 network: per stage, the cell ops, ReLUs and additions that run.
+    """Terms of an NAS-Bench-201 network: per stage, what its cells run after fusion (:func:`nb201_cell_events`).
 
     Ops on constant nodes (fed only by ``none`` edges) are folded away by ONNX Runtime and
     edges into nodes that never reach the cell output are not built, so neither counts. A
@@ -99,16 +222,44 @@ def nb201_terms(network: NB201Network) -> Counter[Term]:
         return t
     h, w = network.input_shape[1:]
     t[(f"nb201.stem|{h}x{w}", network.input_shape[0], network.channels)] += 1
+    relu_only = _nb201_reads_input_by_relu_only(network.ops)
     for stage, (c, hw) in enumerate(network.stage_shapes()):
         size = size_text(hw)
         if stage > 0:
             t[(f"nb201.reduction|{size_text((hw[0] * 2, hw[1] * 2))}", c // 2, c)] += 1
-        # ONNX Runtime merges the identical ReLUs of conv edges leaving one node (common
-        # subexpression elimination), so a ReLU is counted once per such node.
+        cell_input = "conv"  # the stem and the reduction blocks end in a convolution (the reduction's sum is fused)
+        for k in range(network.cells_per_stage):
+            last = k == network.cells_per_stage - 1
+            ev, cell_input = _nb201_cell(network.ops, cell_input, relu_only and not last)
+            for kind, n in ev.items():
+                t[(f"nb201.{kind}|{size}", c, c)] += n
+    hw = network.stage_shapes()[-1][1]
+    if cell_input == "nchw":
+        # The final BN-ReLU reads a plain-layout tensor: it stays a BN and a ReLU instead of a fused conv.
+        t[(f"nb201.lastact.nchw|{size_text(hw)}", 4 * network.channels, 4 * network.channels)] += 1
+    t[(f"nb201.head|{size_text(hw)}|n{network.num_classes}", 4 * network.channels, network.num_classes)] += 1
+    return t
+
+
+def nb201_op_terms(network: NB201Network) -> Counter[Term]:
+    """The first NB201 model, per op without fusion: cell ops, one ReLU per source node, one addition per extra input.
+
+    Kept to compare against :func:`nb201_terms` on the same measurements (``bench/bench_latency.py``).
+    """
+    t: Counter[Term] = Counter({CONSTANT: 1})
+    depends, needed = nb201_cell_liveness(network.ops)
+    if not depends[3]:
+        return t
+    h, w = network.input_shape[1:]
+    t[(f"nb201.stem|{h}x{w}", network.input_shape[0], network.channels)] += 1
+    for stage, (c, hw) in enumerate(network.stage_shapes()):
+        size = size_text(hw)
+        if stage > 0:
+            t[(f"nb201.reduction|{size_text((hw[0] * 2, hw[1] * 2))}", c // 2, c)] += 1
         relu_sources = {
             frm
             for (to, frm), op in zip(NB201_EDGES, network.ops)
-            if needed[to] and depends[frm] and op in ("nor_conv_1x1", "nor_conv_3x3")
+            if needed[to] and depends[frm] and op in _NB201_CONV
         }
         if relu_sources:
             t[(f"nb201.relu|{size}", c, c)] += len(relu_sources) * network.cells_per_stage
@@ -126,6 +277,23 @@ def nb201_terms(network: NB201Network) -> Counter[Term]:
                 t[(f"nb201.add|{size}", c, c)] += (inputs - 1) * network.cells_per_stage
     hw = network.stage_shapes()[-1][1]
     t[(f"nb201.head|{size_text(hw)}|n{network.num_classes}", 4 * network.channels, network.num_classes)] += 1
+    return t
+
+
+def macro_terms(network: MacroNetwork) -> Counter[Term]:
+    """Terms of a NAS-Bench-Macro network: stem, each block that runs (by type, stride and input size), head.
+
+    An identity that keeps the shape runs nothing and has no term.
+    """
+    t: Counter[Term] = Counter({CONSTANT: 1})
+    h, w = network.input_shape[1:]
+    t[(f"macro.stem|{h}x{w}", network.input_shape[0], network.stem_channels)] += 1
+    for x in network.layers():
+        if x["block"] == "identity" and x["stride"] == 1 and x["c_in"] == x["c_out"]:
+            continue
+        t[(f"macro.{x['block']}|s{x['stride']}|{size_text(x['in_size'])}", x["c_in"], x["c_out"])] += 1
+    sig = f"macro.head|{size_text(network.out_size)}|h{network.head_channels}|n{network.num_classes}"
+    t[(sig, network.out_channels, network.num_classes)] += 1
     return t
 
 
@@ -175,10 +343,12 @@ def terms_of(description: Any) -> Counter[Term]:
         return nb201_terms(description)
     if isinstance(description, ChainLayer):
         return chain_layer_terms(description)
+    if isinstance(description, MacroNetwork):
+        return macro_terms(description)
     if isinstance(description, Mapping):
         return Counter({(tuple(k) if not isinstance(k, str) else parse_term_key(k)): v for k, v in description.items()})
     raise ValueError(
-        f"cannot list latency terms of {type(description).__name__}: expected ChainNetwork, NB201Network, "
+        f"cannot list latency terms of {type(description).__name__}: expected ChainNetwork, NB201Network, MacroNetwork, "
         "ChainLayer or a mapping of terms to counts"
     )
 
@@ -515,7 +685,10 @@ __all__ = [
     "chain_layer_terms",
     "chain_terms",
     "error_stats",
+    "macro_terms",
     "monotone_pairs",
+    "nb201_cell_events",
+    "nb201_op_terms",
     "nb201_terms",
     "parse_term_key",
     "term_key",

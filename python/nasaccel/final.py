@@ -1,0 +1,224 @@
+"""The final stage of a search: retrain the Pareto front at full fidelity, export the winner to ONNX.
+
+A multi-fidelity search ranks architectures by short, pruned, possibly inherited training runs; those
+numbers are good for ranking, not for reporting. The final stage takes the members of the search's
+Pareto front, trains each from scratch with the full-fidelity evaluator (and times it again), and
+records them in a second study of the same storage, named ``<study>-final``: resumable like any study.
+:func:`export_onnx` writes a trained network as the ONNX graph the latency evaluator times (the
+builders of :mod:`nasaccel.latency`), with its trained weights, and checks it against the torch module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .storage import Storage
+from .strategies.given import GivenArchitectures
+from .trial import Objective, Trial
+
+if TYPE_CHECKING:
+    from .study import Study
+
+__all__ = ["FINAL_SUFFIX", "export_onnx", "final_study_names", "retrain_front", "spread_front", "trained_state"]
+
+logger = logging.getLogger("nasaccel.final")
+
+FINAL_SUFFIX = "-final"
+
+
+def spread_front(front: Sequence[Trial], objective: Objective, top: int) -> list[Trial]:
+    """At most ``top`` members of ``front``, ordered by ``objective`` and spread evenly along it.
+
+    With more members than ``top``, the ones at ranks ``round(linspace(0, n - 1, top))`` are kept, so
+    both ends of the front are always retrained. Ties in ``objective`` go to the earlier trial.
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be a positive integer, got {top!r}")
+    ordered = sorted(front, key=lambda t: (-objective.sign * t.metrics[objective.name], t.number))
+    if len(ordered) <= top:
+        return ordered
+    picks = sorted({int(round(x)) for x in np.linspace(0, len(ordered) - 1, top)})
+    return [ordered[i] for i in picks]
+
+
+def final_study_names(names: Sequence[str], base: str) -> list[str]:
+    """The final-stage studies of study ``base`` among ``names``, oldest first."""
+    pattern = re.compile(re.escape(base + FINAL_SUFFIX) + r"(-[0-9]+)?")
+    return [n for n in names if pattern.fullmatch(n)]
+
+
+def _final_name(storage: Storage, base: str, archs: list[str]) -> str:
+    """``<base>-final``, or ``-final-2``, ... when an earlier final stage retrained a different front."""
+    names = set(storage.study_names())
+    k = 1
+    while True:
+        name = base + FINAL_SUFFIX + ("" if k == 1 else f"-{k}")
+        if name not in names:
+            return name
+        sid, _ = storage.open_study(name, {})
+        stored = storage.study_config(sid).get("strategy", {}).get("params", {}).get("archs")
+        if stored == archs:
+            return name
+        k += 1
+
+
+def retrain_front(
+    study: Study,
+    evaluator: Any,
+    *,
+    top: int = 6,
+    executor: Any = None,
+    n_workers: int | None = None,
+    show_progress: bool = False,
+) -> Study:
+    """Train the members of ``study``'s Pareto front again with ``evaluator``; returns the final study.
+
+    Parameters
+    ----------
+    study
+        A finished (or stopped) search with at least one completed feasible trial.
+    evaluator
+        The full-fidelity evaluator (e.g. a composite of latency and a :class:`TorchTrainer` with
+        more epochs and the whole training split, no pruning, no inheritance).
+    top
+        At most this many front members are retrained (:func:`spread_front` along the last objective).
+    executor, n_workers, show_progress
+        As for :meth:`Study.optimize`.
+
+    Returns
+    -------
+    Study
+        Named ``<study.name>-final`` in the same storage, with the same objectives, constraints and
+        seed; re-running resumes it. When the front changed since an earlier final stage (the search
+        was resumed and went on), the new front is retrained under ``-final-2``, ``-final-3``, ...
+    """
+    from .study import Study
+
+    front = study.pareto_front()
+    if not front:
+        raise ValueError(f"study {study.name!r} has no completed feasible trial to retrain")
+    members = spread_front(front, study.objectives[-1], top)
+    archs = [t.arch for t in members]
+    name = _final_name(study.storage, study.name, archs)
+    final = Study(
+        study.space,
+        GivenArchitectures(archs),
+        evaluator,
+        objectives=study.objectives,
+        constraints=study.constraints,
+        storage=study.storage,
+        seed=study.seed,
+        name=name,
+    )
+    logger.info("final stage %r: retraining %d front member(s) of %d", name, len(archs), len(front))
+    final.optimize(executor=executor, n_workers=n_workers, show_progress=show_progress)
+    return final
+
+
+def _train_config(evaluator_config: Any) -> dict[str, Any] | None:
+    """The ``train`` part of a stored evaluator config (itself, or inside a composite)."""
+    if not isinstance(evaluator_config, Mapping):
+        return None
+    if evaluator_config.get("type") == "train":
+        return dict(evaluator_config)
+    if evaluator_config.get("type") == "composite":
+        for part in evaluator_config.get("evaluators", []):
+            found = _train_config(part)
+            if found is not None:
+                return found
+    return None
+
+
+def trained_state(evaluator_config: Mapping[str, Any], arch: str) -> dict[str, Any]:
+    """The trained ``state_dict`` of ``arch`` saved by the study's trainer (its ``checkpoint_dir``).
+
+    Raises
+    ------
+    ValueError
+        When the evaluator has no trainer with a checkpoint directory, or holds no checkpoint of ``arch``.
+    """
+    from .evaluation.inheritance import CheckpointStore
+
+    cfg = _train_config(evaluator_config)
+    if cfg is None or not cfg.get("checkpoint_dir"):
+        raise ValueError("the study's evaluator keeps no trained weights: give its train evaluator a checkpoint_dir")
+    state = CheckpointStore(cfg["checkpoint_dir"]).load(arch)
+    if state is None:
+        raise ValueError(f"no trained weights of {arch!r} in {cfg['checkpoint_dir']!r}")
+    return state
+
+
+def export_onnx(
+    space: Any,
+    genome: Any,
+    state: Mapping[str, Any],
+    path: str | Path,
+    *,
+    batch_size: int = 1,
+    check_examples: int = 64,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Write ``genome``'s network with trained weights ``state`` as ONNX and check it against torch.
+
+    The graph is the one the latency evaluator times (batch norm folded into the convolutions),
+    with a fixed batch of ``batch_size``. Before writing, ``check_examples`` random inputs (seeded)
+    run through ONNX Runtime and through ``space.build_module(genome)`` loaded with ``state`` in eval
+    mode.
+
+    Returns
+    -------
+    dict
+        ``path``, ``batch_size``, ``max_abs_diff`` (largest absolute difference of the logits) and
+        ``argmax_agreement`` (fraction of inputs with the same predicted class).
+
+    Raises
+    ------
+    ValueError
+        When ``state`` does not fit the network, or ONNX Runtime and torch disagree by more than
+        ``1e-3`` relative to the largest logit.
+    """
+    import onnxruntime as ort
+    import torch
+
+    from .latency.adapters import genome_onnx
+
+    if isinstance(check_examples, bool) or not isinstance(check_examples, int) or check_examples < 1:
+        raise ValueError(f"check_examples must be a positive integer, got {check_examples!r}")
+    model = genome_onnx(space, genome, state, batch_size=batch_size)
+    module = space.build_module(genome)
+    try:
+        module.load_state_dict(dict(state))
+    except RuntimeError as e:
+        raise ValueError(f"the weights do not fit {space.to_text(genome)!r}: {e}") from None
+    module.eval()
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    in_name = sess.get_inputs()[0].name
+    shape = tuple(int(v) for v in sess.get_inputs()[0].shape)
+    rng = np.random.default_rng(seed)
+    n_calls = -(-check_examples // batch_size)
+    x = rng.standard_normal((n_calls * batch_size, *shape[1:])).astype(np.float32)
+    got = np.concatenate([sess.run(None, {in_name: x[i * batch_size : (i + 1) * batch_size]})[0] for i in range(n_calls)])
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    diff = float(np.max(np.abs(got - want)))
+    scale = max(1.0, float(np.max(np.abs(want))))
+    if diff > 1e-3 * scale:
+        raise ValueError(f"the ONNX graph of {space.to_text(genome)!r} differs from the torch module by {diff:.3g}")
+    path = Path(path)
+    path.write_bytes(model.SerializeToString())
+    return {
+        "path": str(path),
+        "batch_size": batch_size,
+        "max_abs_diff": diff,
+        "argmax_agreement": float(np.mean(got.argmax(1) == want.argmax(1))),
+    }
+

@@ -1,0 +1,140 @@
+"""The final stage: spreading a front, retraining it in a second study, ONNX export with trained weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nasaccel as na
+from nasaccel.final import export_onnx, final_study_names, retrain_front, spread_front, trained_state
+from nasaccel.trial import Objective, Trial, TrialState
+
+
+def trial(n, acc, lat):
+    return Trial(n, f"a{n}", "", TrialState.COMPLETE, {"acc": acc, "lat": lat})
+
+
+def test_spread_front_keeps_both_ends_evenly():
+    """With more members than top, the picks are at evenly spaced ranks along the objective, both ends included."""
+    front = [trial(i, 1.0 - i / 10, float(i)) for i in range(10)]
+    picked = spread_front(front[::-1], Objective("lat", "minimize"), 4)
+    assert [t.metrics["lat"] for t in picked] == [0.0, 3.0, 6.0, 9.0]
+    assert [t.number for t in spread_front(front, Objective("lat", "minimize"), 20)] == list(range(10))
+
+
+def test_spread_front_refuses_bad_top():
+    """top must be a positive integer."""
+    with pytest.raises(ValueError, match="top"):
+        spread_front([], Objective("lat", "minimize"), 0)
+
+
+def test_final_study_names():
+    """Final stages of a study are '<name>-final' and '-final-<k>', in storage order; others are not."""
+    names = ["s", "s-final", "t-final", "s-final-2", "s-finale", "s-final-x"]
+    assert final_study_names(names, "s") == ["s-final", "s-final-2"]
+
+
+class Synthetic:
+    """Deterministic accuracy and latency from the architecture text; ``bonus`` marks a second fidelity."""
+
+    def __init__(self, bonus=0.0):
+        self.bonus = bonus
+
+    def evaluate(self, genome, space, context=None):
+        text = space.to_text(genome)
+        return {"acc": (sum(map(ord, text)) % 97) / 97 + self.bonus, "lat": float(len(text))}
+
+    def config(self):
+        return {"type": "synthetic", "bonus": self.bonus}
+
+
+def chain():
+    return na.ChainSpace((1, 16), 3, widths=(4, 8), kernels=(3, 5), strides=(1, 2), max_layers=3)
+
+
+def test_retrain_front_evaluates_the_front_in_a_second_study(tmp_path):
+    """The final study holds the front members once each, evaluated by the new evaluator; re-running adds nothing."""
+    db = str(tmp_path / "s.db")
+    study = na.Study(chain(), na.RandomSearch(), Synthetic(), objectives=["acc", "lat:minimize"], storage=db, name="s")
+    study.optimize(n_trials=25)
+    front = {t.arch for t in study.pareto_front()}
+    final = retrain_front(study, Synthetic(bonus=1.0), top=100)
+    assert final.name == "s-final"
+    assert {t.arch for t in final.trials} == front and len(final.trials) == len(front)
+    assert all(t.metrics["acc"] >= 1.0 for t in final.trials)
+    again = retrain_front(study, Synthetic(bonus=1.0), top=100)
+    assert again.name == "s-final" and len(again.trials) == len(front)
+    # a search that went on may have another front: that one gets its own final study
+    study.optimize(n_trials=25)
+    if {t.arch for t in study.pareto_front()} != front:
+        assert retrain_front(study, Synthetic(bonus=1.0), top=100).name == "s-final-2"
+
+
+def test_retrain_front_needs_a_completed_trial():
+    """A study without completed trials has no front to retrain."""
+    study = na.Study(chain(), na.RandomSearch(), Synthetic(), objectives=["acc", "lat:minimize"])
+    with pytest.raises(ValueError, match="no completed"):
+        retrain_front(study, Synthetic())
+
+
+# ------------------------------------------------------------------ ONNX export
+
+
+def trained_like(space, genome, seed=0):
+    """The module of ``genome`` with non-trivial batch-norm statistics, as after training."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(seed)
+    m = space.build_module(genome)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.normal_(0, 0.2)
+                mod.running_mean.normal_(0, 0.3)
+                mod.running_var.uniform_(0.5, 2.0)
+    return m.eval()
+
+
+@pytest.mark.parametrize(
+    "arch",
+    ["conv-8-k5-s2|dwsep-16-k3-s1|maxpool-k3-s2+1", "conv-16-k3-s1|conv-8-k5-s2+1|identity+1"],
+)
+def test_export_onnx_equals_torch(tmp_path, arch):
+    """The exported graph, run by ONNX Runtime, gives the torch module's logits (eval mode) to 1e-4."""
+    ort = pytest.importorskip("onnxruntime")
+    torch = pytest.importorskip("torch")
+    space = na.ChainSpace((1, 40), 10, widths=(8, 16), kernels=(3, 5), strides=(1, 2), max_layers=3, max_skip_offset=1)
+    g = space.from_text(arch)
+    module = trained_like(space, g)
+    info = export_onnx(space, g, module.state_dict(), tmp_path / "m.onnx", batch_size=7)
+    assert info["max_abs_diff"] < 1e-4 and info["argmax_agreement"] == 1.0
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(3).standard_normal((7, 1, 40)).astype(np.float32)
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_export_onnx_refuses_weights_of_another_network(tmp_path):
+    """Weights of a different architecture raise ValueError naming the missing or misshapen tensor."""
+    pytest.importorskip("onnxruntime")
+    space = na.ChainSpace((1, 40), 10, widths=(8, 16), kernels=(3,), strides=(1, 2), max_layers=2)
+    state = trained_like(space, space.from_text("conv-8-k3-s1")).state_dict()
+    with pytest.raises(ValueError, match="shape|no tensor"):
+        export_onnx(space, space.from_text("conv-16-k3-s1"), state, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_trained_state_reads_the_trainer_checkpoints(tmp_path):
+    """trained_state finds the trainer's checkpoint inside a composite config, and names what is missing."""
+    torch = pytest.importorskip("torch")
+    from nasaccel.evaluation import CheckpointStore
+
+    CheckpointStore(tmp_path).save("conv-8-k3-s1", {"w": torch.ones(2)})
+    cfg = {"type": "composite", "evaluators": [{"type": "latency"}, {"type": "train", "checkpoint_dir": str(tmp_path)}]}
+    assert torch.equal(trained_state(cfg, "conv-8-k3-s1")["w"], torch.ones(2))
+    with pytest.raises(ValueError, match="no trained weights of 'conv-16-k3-s1'"):
+        trained_state(cfg, "conv-16-k3-s1")
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        trained_state({"type": "train"}, "conv-8-k3-s1")
