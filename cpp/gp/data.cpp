@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "common/bits.h"
 #include "common/parallel.h"
@@ -105,9 +106,22 @@ void wlBlock(int iterations, const std::vector<GenomeView> &a, const std::vector
         fb[j] = wlFeatures(b[j], iterations);
         nb[j] = std::sqrt(wlDot(fb[j], fb[j]));
     }, 64);
+    // An inverted index of the columns' labels: a row then touches only the columns sharing a label with it.
+    // Deep labels are nearly unique, so this costs far less than merging every pair of feature lists. Each
+    // row visits its labels in ascending order, as wlDot does, so every sum is wlDot's to the last bit.
+    std::unordered_map<uint64_t, std::vector<std::pair<uint32_t, double>>> postings;
+    for (size_t j = 0; j < b.size(); ++j)
+        for (const auto &lc : fb[j]) postings[lc.first].emplace_back(static_cast<uint32_t>(j), lc.second);
     const size_t m = b.size();
     parallelFor(a.size(), threads, [&](size_t i) {
-        for (size_t j = 0; j < m; ++j) out[i * m + j] = wlDot(fa[i], fb[j]) / (na[i] * nb[j]);
+        double *row = out + i * m;
+        std::fill(row, row + m, 0.0);
+        for (const auto &lc : fa[i]) {
+            auto it = postings.find(lc.first);
+            if (it == postings.end()) continue;
+            for (const auto &jc : it->second) row[jc.first] += lc.second * jc.second;
+        }
+        for (size_t j = 0; j < m; ++j) row[j] /= na[i] * nb[j];
     }, 4);
 }
 
