@@ -144,3 +144,26 @@ def test_bad_parameters_raise(params, match):
     """Bad parameters raise ValueError naming the value."""
     with pytest.raises(ValueError, match=match):
         strategy_from_config({"name": "bayesopt", "params": params})
+
+
+def test_pruned_expected_improvement_has_the_full_argmax():
+    """Bounding EI by the prior standard deviation skips candidates but keeps the exact maximiser and its value."""
+    from nasaccel._core import Population
+    from nasaccel.gp import EditDistanceKernel, GaussianProcess, expected_improvement
+    from nasaccel.strategies.bayesopt import pruned_expected_improvement
+
+    space = na.NB201CellSpace()
+    obs = Population.random(space.spec, 40, 3)
+    y = np.array([landscape(space, g)["acc"] for g in obs])
+    k = 2.0 * EditDistanceKernel(1.5)
+    gp = GaussianProcess(k, noise=1e-3, fit_noise=False, optimize=False).fit(obs, y)
+    cands = Population.random(space.spec, 3000, 4)
+    ks = k(cands, obs)
+    excluded = np.zeros(len(cands), bool)
+    excluded[:10] = True
+    pruned = pruned_expected_improvement(gp, ks, float(y.max()), 0.0, excluded, chunk=64)
+    m, s = gp.predict(cross=ks, return_std=True)
+    full = np.where(excluded, -np.inf, expected_improvement(m, s, float(y.max())))
+    j = int(np.argmax(pruned))
+    assert j == int(np.argmax(full)) and pruned[j] == pytest.approx(full[j], rel=1e-12)
+    assert np.isinf(pruned).sum() > 1000  # most candidates were never solved for

@@ -32,6 +32,7 @@ from .strategies import LocalSearch as LocalSearch
 from .strategies import RandomSearch as RandomSearch
 from .strategies import RegularizedEvolution as RegularizedEvolution
 from .strategies import Strategy as Strategy
+from .strategies import BayesOpt as BayesOpt
 from .study import Study as Study
 from .trial import Constraint as Constraint
 from .trial import Objective as Objective
@@ -48,3 +49,4 @@ __all__ += ["TorchTrainer", "data"]
 __all__ += ["Constraint", "Objective", "Study", "Trial", "TrialPruned", "TrialState"]
 __all__ += ["InMemoryStorage", "SQLiteStorage", "TabularBenchmark"]
 __all__ += ["NSGA2", "Coevolution", "Exhaustive", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Strategy"]
+__all__ += ["BayesOpt"]
