@@ -18,6 +18,7 @@ SMALL = {
     "nsga2": {"population_size": 6},
     "coevolution": {"n_modules": 8, "n_blueprints": 4, "n_species": 3, "evaluations_per_generation": 5},
     "rl": {"hidden_size": 16},
+    "bayesopt": {"n_init": 5, "pool_size": 300, "n_restarts": 0, "refit_every": 5},
 }
 SPACES = {
     "nb201": lambda: na.NB201CellSpace(),
@@ -131,6 +132,7 @@ def test_strategy_in_a_study_on_nb201(name, benchmarks_dir):
         ({"name": "local_search", "params": {"n_init": 0}}, "n_init"),
         ({"name": "coevolution", "params": {"max_slots": 0}}, "max_slots"),
         ({"name": "random", "params": {"bogus": 1}}, "bogus"),
+        ({"name": "bayesopt", "params": {"kernel": "nope"}}, "nope"),
         ({"name": "regularized_evolution", "params": {"mutation_weights": {"teleport": 1}}}, "teleport"),
     ],
 )

@@ -6,6 +6,7 @@ namespace nasaccel::bindings {
 void bindCommon(pybind11::module_ &m);
 void bindGenome(pybind11::module_ &m);
 void bindEvolve(pybind11::module_ &m);
+void bindGp(pybind11::module_ &m);
 void bindMrf(pybind11::module_ &m);
 void bindProfiler(pybind11::module_ &m);
 }  // namespace nasaccel::bindings

@@ -5,6 +5,7 @@ PYBIND11_MODULE(_core, m) {
     nasaccel::bindings::bindCommon(m);
     nasaccel::bindings::bindGenome(m);
     nasaccel::bindings::bindEvolve(m);
+    nasaccel::bindings::bindGp(m);
     nasaccel::bindings::bindMrf(m);
     nasaccel::bindings::bindProfiler(m);
 }

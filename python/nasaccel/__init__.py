@@ -28,6 +28,7 @@ from . import data as data
 from .storage import InMemoryStorage as InMemoryStorage
 from .storage import SQLiteStorage as SQLiteStorage
 from .strategies import NSGA2 as NSGA2
+from .strategies import BayesOpt as BayesOpt
 from .strategies import Coevolution as Coevolution
 from .strategies import Exhaustive as Exhaustive
 from .strategies import LocalSearch as LocalSearch
@@ -54,3 +55,4 @@ __all__ += ["Constraint", "Objective", "Study", "Trial", "TrialPruned", "TrialSt
 __all__ += ["InMemoryStorage", "SQLiteStorage", "TabularBenchmark"]
 __all__ += ["NSGA2", "Coevolution", "Exhaustive", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Strategy"]
 __all__ += ["RLController"]
+__all__ += ["BayesOpt"]

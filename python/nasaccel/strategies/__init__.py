@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import SearchExhausted, Strategy
+from .bayesopt import BayesOpt
 from .coevolution import Coevolution
 from .evolution import RegularizedEvolution
 from .exhaustive import Exhaustive
@@ -23,6 +24,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
         NSGA2,
         Coevolution,
         RLController,
+        BayesOpt,
     )
 }
 
@@ -47,6 +49,7 @@ def strategy_from_config(config: dict[str, Any] | str) -> Strategy:
 __all__ = [
     "NSGA2",
     "STRATEGIES",
+    "BayesOpt",
     "Coevolution",
     "Exhaustive",
     "LocalSearch",

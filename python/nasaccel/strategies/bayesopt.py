@@ -1,0 +1,455 @@
+"""Bayesian optimisation: a GP on architecture kernels (edit distance, Weisfeiler-Lehman, Hamming) with
+acquisition maximised over the whole space when it is small, else over a pool of mutants of the incumbents."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._core import (
+    ConstantKernel,
+    DistanceCache,
+    EditDistanceKernel,
+    Genome,
+    HammingKernel,
+    Kernel,
+    KernelData,
+    Population,
+    SpaceSpec,
+    WLKernel,
+    index_of,
+)
+from ..gp.acquisition import (
+    ACQUISITIONS,
+    expected_improvement,
+    local_penalties,
+    probability_of_improvement,
+    thompson_sample,
+    upper_confidence_bound,
+)
+from ..gp.model import GaussianProcess, blas_threads
+from ..gp.pool import mutation_pool, whole_space
+from ..trial import Trial, TrialState
+from .base import SearchExhausted, Strategy
+
+KERNELS = ("edit", "edit_squared", "wl", "edit+wl", "hamming", "hamming_ard")
+BATCH_MODES = ("kriging_believer", "local_penalization")
+MULTI_OBJECTIVE = ("first", "parego")
+TRANSFORMS = ("copula", "none")
+
+
+def build_kernel(name: str, spec: SpaceSpec) -> Kernel:
+    """The kernel ``name`` (one of ``KERNELS``) scaled by a fitted constant, for genomes of ``spec``."""
+    if name not in KERNELS:
+        raise ValueError(f"unknown kernel {name!r}; known: {list(KERNELS)}")
+    if name.startswith("hamming") and not spec.fixed_length:
+        raise ValueError(f"kernel {name!r} needs fixed-length genomes; this space has {spec.min_genes}..{spec.max_genes}")
+    if name.startswith("hamming") and spec.max_genes > 64:
+        raise ValueError(f"kernel {name!r} supports at most 64 genes, this space has {spec.max_genes}")
+    bounds = (1e-2, 1e3)
+    amp = ConstantKernel(1.0, (1e-3, 1e3))
+    if name == "edit":
+        return amp * EditDistanceKernel(1.0, length_scale_bounds=bounds)
+    if name == "edit_squared":
+        return amp * EditDistanceKernel(1.0, squared=True, length_scale_bounds=bounds)
+    if name == "wl":
+        return amp * WLKernel(2)
+    if name == "edit+wl":
+        return amp * EditDistanceKernel(1.0, length_scale_bounds=bounds) + ConstantKernel(1.0, (1e-3, 1e3)) * WLKernel(2)
+    if name == "hamming":
+        return amp * HammingKernel(1.0, length_scale_bounds=bounds)
+    return amp * HammingKernel([1.0] * spec.max_genes, length_scale_bounds=bounds)
+
+
+def copula(y: np.ndarray) -> np.ndarray:
+    """Gaussian copula of the values: normal quantiles of their ranks (ties share the mean rank).
+
+    NAS tables have heavy lower tails (cells that do not train); modelling ranks keeps those from
+    flattening the GP around the good architectures, and the transform keeps the order, so the best
+    observation stays the best."""
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    n = len(y)
+    return ndtri((rankdata(y) - 0.5) / n)
+
+
+def pruned_expected_improvement(gp: GaussianProcess, ks: np.ndarray, best: float, xi: float, excluded: np.ndarray,
+                                chunk: int = 512) -> np.ndarray:
+    """Expected improvement where it can be the largest, -inf elsewhere; the same argmax as computing it everywhere.
+
+    The posterior mean costs one product with the cross Gram matrix; the variance costs a triangular solve per
+    candidate. EI grows with the standard deviation, which never exceeds the prior's, so EI at the prior standard
+    deviation bounds it: candidates are visited by decreasing bound and their exact EI computed in chunks until
+    the next bound falls below the best exact value found (a whole space of 15,625 cells then needs a few chunks).
+    """
+    terms = gp.posterior_terms()
+    mean = gp.predict(cross=ks)
+    prior_sd = math.sqrt(max(gp.kernel.diag_value, 0.0)) * terms["y_std"]
+    bound = expected_improvement(mean, np.full(len(mean), prior_sd), best, xi)
+    bound[excluded] = -np.inf
+    order = np.lexsort((np.arange(len(bound)), -bound))
+    score = np.full(len(mean), -np.inf)
+    top = -np.inf
+    for start in range(0, len(order), chunk):
+        idx = order[start : start + chunk]
+        # A small margin keeps rounding from cutting off a candidate whose exact EI equals the bound.
+        if not np.isfinite(bound[idx[0]]) or bound[idx[0]] < top - 1e-12 * (1.0 + abs(top)):
+            break
+        m, sd = gp.predict(cross=ks[idx], return_std=True)
+        e = expected_improvement(m, sd, best, xi)
+        score[idx] = e
+        top = max(top, float(e.max()))
+    return score
+
+
+class BayesOpt(Strategy):
+    """GP-based Bayesian optimisation over architectures.
+
+    After ``n_init`` random samples, each ``ask`` fits a GP (noise and output normalisation; kernel
+    hyper-parameters by multi-start L-BFGS on the marginal likelihood every ``refit_every`` new results,
+    else kept) to the results told so far and proposes the unevaluated candidate maximising the
+    acquisition. Candidates are the whole space when it has at most ``exhaustive_max`` genomes
+    (enumerated once, with its distances to the observations cached and extended column by column),
+    else ``pool_size`` mutants of the best ``n_incumbents`` observations plus random genomes.
+
+    Proposals still in flight (asked, not told) are handled by ``batch``: ``"kriging_believer"`` adds
+    them to the GP with the posterior mean as a fantasy result; ``"local_penalization"`` multiplies the
+    acquisition by local penalties around them.
+
+    Objectives: ``multi_objective="first"`` optimises the first objective (constraint violations rank
+    below every feasible result); ``"parego"`` draws random weights at each ask and optimises the augmented
+    Chebyshev scalarisation of all the objectives, normalised to [0, 1] over the observations (ParEGO).
+    FAILED and PRUNED trials are never proposed again and carry no value into the GP.
+
+    Parameters
+    ----------
+    kernel
+        One of ``KERNELS``: "edit" (exp(-d/l), weighted edit distance), "edit_squared", "wl" (Weisfeiler-Lehman
+        subtree), "edit+wl", "hamming" or "hamming_ard" (fixed-length genomes only); each scaled by a fitted constant.
+    acquisition
+        "ei" (expected improvement), "ucb", "pi" or "thompson".
+    n_init
+        Random samples before the first GP proposal.
+    pool_size, n_incumbents, random_fraction
+        The candidate pool of spaces too large to enumerate.
+    exhaustive_max
+        Spaces with at most this many genomes are searched whole.
+    batch
+        "kriging_believer" or "local_penalization".
+    refit_every
+        Refit the hyper-parameters after this many new results (1: every ask).
+    n_restarts
+        Random L-BFGS starts besides the previous hyper-parameters.
+    xi, kappa
+        Exploration terms of EI/PI and UCB.
+    thompson_candidates
+        Thompson sampling draws jointly over this many candidates (the best by UCB).
+    transform
+        "copula" (default): the GP models the normal quantiles of the results' ranks; "none": the results.
+    """
+
+    name = "bayesopt"
+
+    def __init__(
+        self,
+        kernel: str = "edit",
+        acquisition: str = "ei",
+        n_init: int = 10,
+        pool_size: int = 10_000,
+        n_incumbents: int = 10,
+        random_fraction: float = 0.2,
+        exhaustive_max: int = 20_000,
+        batch: str = "kriging_believer",
+        multi_objective: str = "first",
+        refit_every: int = 1,
+        n_restarts: int = 2,
+        xi: float = 0.0,
+        kappa: float = 2.0,
+        thompson_candidates: int = 500,
+        transform: str = "copula",
+    ) -> None:
+        super().__init__()
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; known: {list(KERNELS)}")
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"unknown acquisition {acquisition!r}; known: {list(ACQUISITIONS)}")
+        if batch not in BATCH_MODES:
+            raise ValueError(f"unknown batch mode {batch!r}; known: {list(BATCH_MODES)}")
+        if multi_objective not in MULTI_OBJECTIVE:
+            raise ValueError(f"unknown multi_objective {multi_objective!r}; known: {list(MULTI_OBJECTIVE)}")
+        for nm, v, lo in (("n_init", n_init, 1), ("pool_size", pool_size, 1), ("n_incumbents", n_incumbents, 1),
+                          ("exhaustive_max", exhaustive_max, 0), ("refit_every", refit_every, 1),
+                          ("n_restarts", n_restarts, 0), ("thompson_candidates", thompson_candidates, 1)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"{nm} must be an integer >= {lo}, got {v!r}")
+        if transform not in TRANSFORMS:
+            raise ValueError(f"unknown transform {transform!r}; known: {list(TRANSFORMS)}")
+        if not 0.0 <= random_fraction <= 1.0:
+            raise ValueError(f"random_fraction must be in [0, 1], got {random_fraction!r}")
+        if not (math.isfinite(xi) and xi >= 0):
+            raise ValueError(f"xi must be >= 0 and finite, got {xi!r}")
+        if not (math.isfinite(kappa) and kappa >= 0):
+            raise ValueError(f"kappa must be >= 0 and finite, got {kappa!r}")
+        self.kernel_name, self.acquisition, self.n_init = kernel, acquisition, int(n_init)
+        self.pool_size, self.n_incumbents, self.random_fraction = int(pool_size), int(n_incumbents), float(random_fraction)
+        self.exhaustive_max, self.batch, self.multi_objective = int(exhaustive_max), batch, multi_objective
+        self.refit_every, self.n_restarts = int(refit_every), int(n_restarts)
+        self.xi, self.kappa, self.thompson_candidates = float(xi), float(kappa), int(thompson_candidates)
+        self.transform = transform
+        self._reset()
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "kernel": self.kernel_name, "acquisition": self.acquisition, "n_init": self.n_init,
+            "pool_size": self.pool_size, "n_incumbents": self.n_incumbents, "random_fraction": self.random_fraction,
+            "exhaustive_max": self.exhaustive_max, "batch": self.batch, "multi_objective": self.multi_objective,
+            "refit_every": self.refit_every, "n_restarts": self.n_restarts, "xi": self.xi, "kappa": self.kappa,
+            "thompson_candidates": self.thompson_candidates, "transform": self.transform,
+        }
+
+    # ---------------------------------------------------------------- state
+
+    def _reset(self) -> None:
+        self.points: list[str] = []  # genome texts, in the order of the distance caches' rows/columns
+        self.index: dict[str, int] = {}
+        self.status: list[str] = []  # "pending" | "complete" | "failed"
+        self.values: list[list[float] | None] = []  # per point: sign-adjusted objectives (larger is better)
+        self.violations: list[float] = []
+        self.theta: list[float] | None = None
+        self.noise = 1e-3
+        self.fitted_at = -1  # number of complete results at the last hyper-parameter fit
+        self.diagnostics: dict[str, Any] = {}
+        self._kernel: Kernel | None = None
+        self._self_cache: DistanceCache | None = None
+        self._space_pop: Population | None = None
+        self._space_cache: DistanceCache | None = None
+        self._space_index: np.ndarray | None = None  # space index of each point (whole-space mode)
+
+    def _setup(self) -> None:
+        self._reset()
+        spec = self._space().spec
+        self._kernel = build_kernel(self.kernel_name, spec)
+        self._space_pop = whole_space(spec, self.exhaustive_max) if self.exhaustive_max > 0 else None
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "points": list(self.points), "status": list(self.status), "values": [None if v is None else list(v)
+                                                                                  for v in self.values],
+            "violations": list(self.violations), "theta": self.theta, "noise": self.noise,
+            "fitted_at": self.fitted_at,
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        spec = self._space().spec
+        self._reset()
+        self._kernel = build_kernel(self.kernel_name, spec)
+        self._space_pop = whole_space(spec, self.exhaustive_max) if self.exhaustive_max > 0 else None
+        for text in state["points"]:
+            self._add_point(text)
+        self.status = list(state["status"])
+        self.values = [None if v is None else [float(x) for x in v] for v in state["values"]]
+        self.violations = [float(v) for v in state["violations"]]
+        self.theta = None if state["theta"] is None else [float(t) for t in state["theta"]]
+        self.noise = float(state["noise"])
+        self.fitted_at = int(state["fitted_at"])
+
+    # ---------------------------------------------------------------- points and caches
+
+    def _add_point(self, text: str) -> int:
+        spec = self._space().spec
+        i = len(self.points)
+        self.points.append(text)
+        self.index[text] = i
+        self.status.append("pending")
+        self.values.append(None)
+        self.violations.append(0.0)
+        data = KernelData(Population(spec, [Genome.from_text(text)]))
+        if self._self_cache is None:
+            self._self_cache = DistanceCache(self._kernel, data)
+        else:
+            self._self_cache.extend(data)
+        if self._space_pop is not None:
+            if self._space_cache is None:
+                self._space_cache = DistanceCache(self._kernel, self._space_pop, data)
+            else:
+                self._space_cache.extend_columns(data)
+            ix = index_of(spec, Genome.from_text(text))
+            self._space_index = np.append(self._space_index if self._space_index is not None
+                                          else np.zeros(0, np.int64), ix)
+        return i
+
+    # ---------------------------------------------------------------- ask / tell
+
+    def tell(self, trial: Trial, genome: Genome) -> None:
+        text = genome.to_text()
+        i = self.index.get(text)
+        if i is None:
+            i = self._add_point(text)
+        elif self.status[i] != "pending":
+            return  # a duplicate proposal of an architecture already told
+        ok = trial.state == TrialState.COMPLETE and all(o.name in trial.metrics for o in self.objectives)
+        if ok:
+            vals = [o.sign * float(trial.metrics[o.name]) for o in self.objectives]
+            ok = all(math.isfinite(v) for v in vals)
+        if not ok:
+            self.status[i] = "failed"
+            return
+        self.status[i] = "complete"
+        self.values[i] = vals
+        self.violations[i] = float(trial.violation(self.constraints))
+
+    def ask(self) -> Genome:
+        self._space()
+        complete = [i for i, s in enumerate(self.status) if s == "complete"]
+        if len(self.points) < self.n_init or len(complete) < 2:
+            return self._propose_random()
+        with blas_threads(len(self.points)):
+            return self._propose_gp(complete)
+
+    def _propose_random(self) -> Genome:
+        space = self._space()
+        for _ in range(1000):
+            g = space.sample(self.rng)
+            if g.to_text() not in self.index:
+                self._add_point(g.to_text())
+                return g
+        if self._space_pop is not None and len(self.points) >= len(self._space_pop):
+            raise SearchExhausted(f"all {len(self._space_pop)} genomes proposed")
+        g = space.sample(self.rng)  # a crowded space: let the study answer the duplicate from storage
+        return g
+
+    # ---------------------------------------------------------------- the GP proposal
+
+    def _targets(self, complete: list[int]) -> np.ndarray:
+        """One value per complete point, larger is better, with constraint violations ranked last."""
+        vals = np.array([self.values[i] for i in complete], dtype=float)
+        if self.multi_objective == "parego" and vals.shape[1] > 1:
+            lo, hi = vals.min(axis=0), vals.max(axis=0)
+            u = (hi - vals) / np.where(hi > lo, hi - lo, 1.0)  # 0 = best observed, 1 = worst
+            w = -np.log(np.array([max(self.rng.uniform(), 1e-300) for _ in range(vals.shape[1])]))
+            w /= w.sum()
+            y = -(np.max(w * u, axis=1) + 0.05 * (u @ w))
+        else:
+            y = vals[:, 0].copy()
+        viol = np.array([self.violations[i] for i in complete])
+        bad = viol > 0
+        if bad.any():
+            feas = y[~bad]
+            top, bottom = (feas.max(), feas.min()) if len(feas) else (y.max(), y.min())
+            span = max(top - bottom, 1e-9)
+            y[bad] = bottom - span * viol[bad] / viol[bad].max()
+        if self.transform == "copula":
+            y = copula(y)
+        return y
+
+    def _fit(self, complete: list[int], y: np.ndarray) -> GaussianProcess:
+        kernel = self._kernel
+        if self.theta is not None:
+            kernel.theta = self.theta
+        refit = self.fitted_at < 0 or len(complete) - self.fitted_at >= self.refit_every
+        gp = GaussianProcess(kernel, noise=self.noise, n_restarts=self.n_restarts, seed=self.rng.next() % 2**32)
+        gp.fit(None, y, cache=self._self_cache, rows=complete, optimize=refit)
+        if refit:
+            self.fitted_at = len(complete)
+        self.theta = [float(t) for t in kernel.theta]
+        self.noise = float(gp.noise)
+        self.diagnostics = dict(gp.diagnostics)
+        return gp
+
+    def _propose_gp(self, complete: list[int]) -> Genome:
+        space = self._space()
+        spec = space.spec
+        y = self._targets(complete)
+        gp = self._fit(complete, y)
+        kernel = self._kernel
+        pending = [i for i, s in enumerate(self.status) if s == "pending"]
+        k_self = kernel.gram(self._self_cache)
+        pend_mean = pend_std = None
+        if pending:
+            pend_mean, pend_std = gp.predict(cross=k_self[np.ix_(pending, complete)], return_std=True)
+        rows = complete
+        if pending and self.batch == "kriging_believer":
+            rows = complete + pending
+            gp.fit(None, np.concatenate([y, pend_mean]), cache=self._self_cache, rows=rows, optimize=False)
+            self.diagnostics = dict(gp.diagnostics)
+        # candidates and their cross Gram matrix against every point
+        if self._space_pop is not None:
+            cands = self._space_pop
+            k_cross_all = kernel.gram(self._space_cache)
+            excluded = np.zeros(len(cands), bool)
+            excluded[self._space_index] = True
+        else:
+            incumbents = [Genome.from_text(self.points[complete[j]]) for j in np.argsort(-y, kind="stable")
+                          [: self.n_incumbents]]
+            exclude = np.array([Genome.from_text(t).hash() for t in self.points], dtype=np.uint64)
+            cands = mutation_pool(spec, incumbents, self.pool_size, self.rng.next() % 2**63, self.random_fraction,
+                                  exclude=exclude)
+            if len(cands) == 0:
+                return self._propose_random()
+            cache = DistanceCache(kernel, cands, self._self_cache.x)
+            k_cross_all = kernel.gram(cache)
+            excluded = np.zeros(len(cands), bool)
+        best = float(np.max(y))
+        ks = k_cross_all[:, rows]
+        if self.acquisition == "ei" and not (pending and self.batch == "local_penalization"):
+            score = pruned_expected_improvement(gp, ks, best, self.xi * gp.posterior_terms()["y_std"], excluded)
+            mean = std = None
+        else:
+            mean, std = gp.predict(cross=ks, return_std=True)
+        if mean is None:
+            pass
+        elif self.acquisition == "ei":
+            score = expected_improvement(mean, std, best, self.xi * gp.posterior_terms()["y_std"])
+        elif self.acquisition == "pi":
+            score = probability_of_improvement(mean, std, best, self.xi * gp.posterior_terms()["y_std"])
+        elif self.acquisition == "ucb":
+            score = upper_confidence_bound(mean, std, self.kappa)
+        else:
+            score = self._thompson(gp, cands, mean, std, excluded, rows)
+        if pending and self.batch == "local_penalization":
+            # Penalties multiply a non-negative acquisition: shift it to start at 0 over the open candidates.
+            ok = ~excluded & np.isfinite(score)
+            if ok.any():
+                pen = local_penalties(k_cross_all[:, pending], kernel.diag_value, mean, pend_mean, pend_std, best)
+                score = np.where(ok, (score - score[ok].min() + 1e-12) * pen, -np.inf)
+        score = np.where(excluded, -np.inf, score)
+        # Highest score first, ties to the lowest candidate index: the same inputs give the same proposal.
+        order = np.lexsort((np.arange(len(score)), -score))
+        for j in order[:1000]:
+            if not np.isfinite(score[j]):
+                break
+            g = cands[int(j)]
+            text = g.to_text()
+            if text in self.index or not space.is_valid(g):
+                continue
+            canon = space.canonicalize(g)
+            if canon.to_text() in self.index:
+                continue
+            self._add_point(canon.to_text())
+            return canon
+        return self._propose_random()
+
+    def _thompson(self, gp: GaussianProcess, cands: Population, mean: np.ndarray, std: np.ndarray,
+                  excluded: np.ndarray, rows: list[int]) -> np.ndarray:
+        """A joint posterior draw over the best ``thompson_candidates`` by UCB; -inf elsewhere."""
+        ucb = np.where(excluded, -np.inf, mean + 2.0 * std)
+        top = np.lexsort((np.arange(len(ucb)), -ucb))[: self.thompson_candidates]
+        top = top[np.isfinite(ucb[top])]
+        out = np.full(len(mean), -np.inf)
+        if len(top) == 0:
+            return out
+        sub = cands.subset(top)
+        cross = DistanceCache(self._kernel, sub, self._self_cache.x)
+        k_sub = self._kernel.gram(cross)[:, rows]
+        kss = self._kernel(sub)
+        terms = gp.posterior_terms()
+        import scipy.linalg
+
+        v = scipy.linalg.solve_triangular(terms["L"], k_sub.T, lower=True, check_finite=False)
+        cov = (kss - v.T @ v) * terms["y_std"] ** 2
+        rng = np.random.default_rng(self.rng.next() % 2**63)
+        out[top] = thompson_sample(mean[top], cov, rng)
+        return out

@@ -1,0 +1,169 @@
+"""BayesOpt strategy: whole-space and pool modes, batches, acquisitions, objectives, diagnostics, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import nasaccel as na
+from nasaccel.strategies import BayesOpt, strategy_from_config
+from nasaccel.strategies.bayesopt import KERNELS, build_kernel
+from nasaccel.trial import Objective, Trial, TrialState
+
+
+def landscape(space, g) -> dict[str, float]:
+    """A smooth synthetic landscape: accuracy grows with the number of conv3x3 edges (op 3), size with convs."""
+    ops = [g.at(i, 0) for i in range(len(g))]
+    return {"acc": float(sum(o == 3 for o in ops)) + 0.1 * float(sum(o == 2 for o in ops)),
+            "size": float(sum(o in (2, 3) for o in ops))}
+
+
+def run(strategy, space, n, objectives=None, batch=1, seed=0):
+    strategy.setup(space, objectives or [Objective("acc")], [], seed)
+    out, number = [], 0
+    while len(out) < n:
+        asked = [strategy.ask() for _ in range(batch)]
+        for g in asked:
+            strategy.tell(Trial(number, space.to_text(g), g.to_text(), TrialState.COMPLETE, landscape(space, g)), g)
+            number += 1
+        out += asked
+    return out
+
+
+def test_whole_space_search_finds_the_optimum_without_repeats():
+    """On NB201 (enumerated whole) BO proposes no genome twice and finds the all-conv3x3 cell within 30 asks."""
+    space = na.NB201CellSpace()
+    s = BayesOpt(n_init=5, n_restarts=0, refit_every=3)
+    props = run(s, space, 30)
+    texts = [g.to_text() for g in props]
+    assert len(set(texts)) == len(texts)
+    assert max(landscape(space, g)["acc"] for g in props) == 6.0
+    assert s.diagnostics["n_observations"] >= 25
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_every_kernel_runs_on_nb201(kernel):
+    """Each kernel choice builds for NB201 and improves on its random initial design."""
+    space = na.NB201CellSpace()
+    props = run(BayesOpt(kernel=kernel, n_init=5, n_restarts=0, refit_every=3), space, 20)
+    init = max(landscape(space, g)["acc"] for g in props[:5])
+    assert max(landscape(space, g)["acc"] for g in props) > init
+
+
+@pytest.mark.parametrize("acquisition", ["ei", "ucb", "pi", "thompson"])
+@pytest.mark.parametrize("batch", ["kriging_believer", "local_penalization"])
+def test_acquisitions_and_batches_are_reproducible(acquisition, batch):
+    """Every acquisition and batch mode gives valid, distinct, seeded proposals with several in flight."""
+    space = na.NB201CellSpace()
+    a = run(BayesOpt(acquisition=acquisition, batch=batch, n_init=4, n_restarts=0, refit_every=4, thompson_candidates=100), space, 16, batch=4, seed=2)
+    b = run(BayesOpt(acquisition=acquisition, batch=batch, n_init=4, n_restarts=0, refit_every=4, thompson_candidates=100), space, 16, batch=4, seed=2)
+    assert [g.to_text() for g in a] == [g.to_text() for g in b]
+    assert len({g.to_text() for g in a}) == 16
+
+
+def test_pool_mode_on_a_large_space():
+    """A space too large to enumerate is searched over a mutation pool; proposals are valid and new."""
+    space = na.ChainSpace((1, 16), 3, widths=(4, 8), kernels=(3, 5), strides=(1, 2), min_layers=2, max_layers=5,
+                          max_skip_offset=2)
+    s = BayesOpt(kernel="wl", n_init=4, pool_size=500, n_restarts=0)
+    s.setup(space, [Objective("acc")], [], 0)
+    assert s._space_pop is None
+    seen = set()
+    for i in range(15):
+        g = s.ask()
+        space.validate(g)
+        assert g.to_text() not in seen
+        seen.add(g.to_text())
+        s.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": float(len(g))}), g)
+
+
+def test_parego_uses_both_objectives():
+    """With multi_objective='parego' the proposals trade the objectives off (some small cells are proposed)."""
+    space = na.NB201CellSpace()
+    objs = [Objective("acc"), Objective("size", "minimize")]
+    props = run(BayesOpt(multi_objective="parego", n_init=5, n_restarts=0), space, 30, objectives=objs, seed=1)
+    sizes = [landscape(space, g)["size"] for g in props[5:]]
+    accs = [landscape(space, g)["acc"] for g in props[5:]]
+    assert min(sizes) <= 1 and max(accs) >= 3
+
+
+def test_constraint_violations_rank_last():
+    """Infeasible results sit below every feasible one in the GP targets."""
+    space = na.NB201CellSpace()
+    s = BayesOpt(n_init=3, n_restarts=0)
+    s.setup(space, [Objective("acc")], [na.trial.Constraint.parse("size <= 2")], 0)
+    for i in range(6):
+        g = s.ask()
+        s.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, landscape(space, g)), g)
+    complete = [i for i, st in enumerate(s.status) if st == "complete"]
+    y = s._targets(complete)
+    infeasible = np.array([s.violations[i] > 0 for i in complete])
+    if infeasible.any() and (~infeasible).any():
+        assert y[infeasible].max() < y[~infeasible].min()
+
+
+def test_resume_mid_batch_with_pending_points():
+    """A state saved with proposals in flight resumes to the same proposals once they are told."""
+    space = na.NB201CellSpace()
+    a = BayesOpt(n_init=4, n_restarts=1)
+    run(a, space, 8, seed=4)
+    pending = [a.ask(), a.ask()]
+    state = json.loads(json.dumps(a.state_dict(), allow_nan=False))
+    b = BayesOpt(n_init=4, n_restarts=1)
+    b.setup(space, [Objective("acc")], [], 4)
+    b.load_state_dict(state)
+    for s in (a, b):
+        for i, g in enumerate(pending):
+            s.tell(Trial(100 + i, space.to_text(g), g.to_text(), TrialState.COMPLETE, landscape(space, g)), g)
+    assert [a.ask().to_text() for _ in range(3)] == [b.ask().to_text() for _ in range(3)]
+
+
+def test_build_kernel_refuses_hamming_on_variable_length():
+    """Hamming kernels need fixed-length genomes: a variable-length space raises ValueError."""
+    chain = na.ChainSpace((1, 16), 3, widths=(4, 8), kernels=(3,), strides=(1,), min_layers=2, max_layers=5)
+    with pytest.raises(ValueError, match="fixed-length"):
+        build_kernel("hamming", chain.spec)
+    assert build_kernel("hamming_ard", na.NB201CellSpace().spec).n_params == 7
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"acquisition": "greedy"}, "greedy"),
+        ({"batch": "all"}, "all"),
+        ({"n_init": 0}, "n_init"),
+        ({"pool_size": 1.5}, "pool_size"),
+        ({"xi": -1.0}, "xi"),
+        ({"multi_objective": "ehvi2"}, "ehvi2"),
+        ({"random_fraction": 1.5}, "random_fraction"),
+    ],
+)
+def test_bad_parameters_raise(params, match):
+    """Bad parameters raise ValueError naming the value."""
+    with pytest.raises(ValueError, match=match):
+        strategy_from_config({"name": "bayesopt", "params": params})
+
+
+def test_pruned_expected_improvement_has_the_full_argmax():
+    """Bounding EI by the prior standard deviation skips candidates but keeps the exact maximiser and its value."""
+    from nasaccel._core import Population
+    from nasaccel.gp import EditDistanceKernel, GaussianProcess, expected_improvement
+    from nasaccel.strategies.bayesopt import pruned_expected_improvement
+
+    space = na.NB201CellSpace()
+    obs = Population.random(space.spec, 40, 3)
+    y = np.array([landscape(space, g)["acc"] for g in obs])
+    k = 2.0 * EditDistanceKernel(1.5)
+    gp = GaussianProcess(k, noise=1e-3, fit_noise=False, optimize=False).fit(obs, y)
+    cands = Population.random(space.spec, 3000, 4)
+    ks = k(cands, obs)
+    excluded = np.zeros(len(cands), bool)
+    excluded[:10] = True
+    pruned = pruned_expected_improvement(gp, ks, float(y.max()), 0.0, excluded, chunk=64)
+    m, s = gp.predict(cross=ks, return_std=True)
+    full = np.where(excluded, -np.inf, expected_improvement(m, s, float(y.max())))
+    j = int(np.argmax(pruned))
+    assert j == int(np.argmax(full)) and pruned[j] == pytest.approx(full[j], rel=1e-12)
+    assert np.isinf(pruned).sum() > 1000  # most candidates were never solved for
