@@ -44,11 +44,13 @@ def test_profile_writes_a_table_with_device_space_and_holdout_error(tmp_path, ca
 def test_profile_named_nb201_quietly_without_holdout(tmp_path, capsys):
     """A named space at a chosen image size, -q: no progress bar, and the error is reported as not measured."""
     out = tmp_path / "nb.json"
-    assert main(["profile", "nb201", "--input-size", "8", "--networks", "3", "--holdout", "0", "-q", "-o", str(out), *FAST]) == 0
+    assert main(["profile", "nb201", "--input-size", "8", "--networks", "3", "--holdout", "0", "-q", "--statistic", "min",
+                 "-o", str(out), *FAST]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "held-out error: not measured" in captured.out
     table = LatencyTable.load(out)
     assert table.space["input_size"] == 8 and table.space["space"]["type"] == "NB201CellSpace"
+    assert table.device["statistic"].endswith("corrected min")
 
 
 def test_named_spaces_and_study_configs_resolve(tmp_path):
@@ -78,6 +80,7 @@ def test_named_spaces_and_study_configs_resolve(tmp_path):
         (["nb201", "--input-size", "30"], "multiples of 4"),
         (["mnist1d", "--input-size", "8"], "does not apply to mnist1d"),
         (["nb201", "-o", "no/such/dir/t.json"], "output folder"),
+        (["nb201", "--statistic", "mean"], "statistic must be 'median' or 'min'"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_problem(tmp_path, capsys, monkeypatch, argv, message):

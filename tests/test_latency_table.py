@@ -319,6 +319,11 @@ def test_onnx_measure_takes_the_minimum_over_passes():
         assert len(rec["pass_latencies_s"]) == 3 and lat == min(rec["pass_latencies_s"])
     with pytest.raises(ValueError, match="passes"):
         OnnxMeasure(passes=0)
+    fastest = OnnxMeasure(harness=fast, passes=2, statistic="min")
+    lat = fastest(nets[1])
+    assert lat == min(fastest.records[0]["pass_min_s"]) and "min" in fastest.device()["statistic"]
+    with pytest.raises(ValueError, match="statistic must be 'median' or 'min', got 'mean'"):
+        OnnxMeasure(statistic="mean")
 
 
 def test_fit_rejects_bad_latencies():

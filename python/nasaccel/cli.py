@@ -242,7 +242,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     summary = profile_to_file(
         args.space, args.out, networks=args.networks, holdout=args.holdout, threads=args.threads,
         batch_size=args.batch_size, input_size=args.input_size, passes=args.passes, seed=args.seed,
-        priors=args.priors, monotone=args.monotone, max_seconds=args.max_seconds,
+        priors=args.priors, monotone=args.monotone, max_seconds=args.max_seconds, statistic=args.statistic,
         progress=None if args.quiet else sys.stderr,
     )
     print(summary_text(summary))
@@ -291,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--max-seconds", type=float, default=0.15, help="time cap of one timing pass (default 0.15)")
     f.add_argument("--priors", type=float, default=None, help="weight of isolated-term timings (chain spaces; default 0.3)")
     f.add_argument("--monotone", action="store_true", help="latency does not fall when channels grow")
+    f.add_argument("--statistic", default="median", help="per pass: median (default) or min (fastest call)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_profile)

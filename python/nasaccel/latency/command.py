@@ -129,6 +129,7 @@ def profile_to_file(
     priors: float | None = None,
     monotone: bool = False,
     max_seconds: float = 0.15,
+    statistic: str = "median",
     progress: TextIO | None = None,
 ) -> dict[str, Any]:
     """Profile the space ``spec`` on this device, save the table to ``out``, return a summary.
@@ -139,7 +140,8 @@ def profile_to_file(
     against ``holdout`` fresh random networks measured end to end (MAPE, share within +-10 % and
     +-5 %, worst error), with the build wall time.
 
-    ``priors`` is the weight of isolated-term timings (ChainSpace only; default 0.3 there, 0 elsewhere).
+    ``priors`` is the weight of isolated-term timings (ChainSpace only; default 0.3 there, 0 elsewhere);
+    ``statistic`` is :class:`~nasaccel.latency.OnnxMeasure`'s (``"median"`` or ``"min"``).
     """
     from ..spaces import ChainSpace
     from .adapters import describe_with
@@ -166,7 +168,8 @@ def profile_to_file(
     harness = default_harness_options()
     harness.max_seconds = float(max_seconds)
     harness.validate()
-    measure = OnnxMeasure(threads=threads, batch_size=batch_size, harness=harness, passes=passes, keep_records=False)
+    measure = OnnxMeasure(threads=threads, batch_size=batch_size, harness=harness, passes=passes, keep_records=False,
+                          statistic=statistic)
     t0 = time.perf_counter()
     res = profile_space(
         space,
