@@ -9,32 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .configio import read_config
+
 logger = logging.getLogger("nasaccel")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """A study configuration from a JSON or YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError as e:
-            raise ValueError(f"reading {path.name} needs PyYAML (pip install pyyaml), or write the config as JSON") from e
-        try:
-            config = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise ValueError(f"config {str(path)!r} is not valid YAML: {e}") from e
-    else:
-        try:
-            config = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config {str(path)!r} is not valid JSON: {e}") from e
-    if not isinstance(config, dict):
-        raise ValueError(f"config {str(path)!r} must hold a mapping, got {type(config).__name__}")
-    return config
+    return read_config(path)
 
 
 _KNOWN_KEYS = {

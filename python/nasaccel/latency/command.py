@@ -6,11 +6,12 @@ from :func:`~nasaccel.latency.adapters.latency_description` and timed by the C++
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
+
+from ..configio import read_config
 
 #: Named spaces of ``nasaccel profile`` (``--input-size`` sets their image size, default 32).
 NAMED_SPACES = ("mobilenet", "nb201", "macro", "mnist1d")
@@ -39,34 +40,11 @@ def named_space(name: str, input_size: int | None = None) -> tuple[Any, Any]:
     return MacroSpace(), s
 
 
-def _load_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ValueError(f"space config file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError as e:
-            raise ValueError(f"reading {path.name} needs PyYAML, or write the config as JSON") from e
-        try:
-            config = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise ValueError(f"space config {str(path)!r} is not valid YAML: {e}") from None
-    else:
-        try:
-            config = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"space config {str(path)!r} is not valid JSON: {e}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"space config {str(path)!r} must hold a mapping, got {type(config).__name__}")
-    return config
-
-
 def space_from_file(path: str | Path, input_size: int | None = None) -> tuple[Any, Any]:
     """``(space, input_size)`` from a JSON/YAML file holding a space config or a study config with a ``space``."""
     from ..spaces import ChainSpace, space_from_config
 
-    config = _load_config(Path(path))
+    config = read_config(path, what="space config")
     if "space" in config and isinstance(config["space"], Mapping):
         config = dict(config["space"])
     space = space_from_config(config)

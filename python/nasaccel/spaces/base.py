@@ -185,14 +185,14 @@ class SearchSpace(abc.ABC):
                 out.append(1 if k in offsets else 0)
         return out
 
-    def genome_from_decisions(self, choices: Sequence[int]) -> Genome:
-        """The canonical genome encoded by one choice per decision of :meth:`decisions`.
+    def check_choices(self, choices: Sequence[int]) -> list[int]:
+        """``choices`` as plain integers, one per decision of :meth:`decisions`, each in ``[0, num_choices)``.
 
         Raises
         ------
         ValueError
             When the number of choices differs from the number of decisions, or a choice is not
-            an integer in ``[0, num_choices)`` (the message names the decision and the value).
+            an integer in range (the message names the decision and the value).
         """
         decisions = self.decisions()
         try:
@@ -212,7 +212,18 @@ class SearchSpace(abc.ABC):
             if not 0 <= iv < d.num_choices:
                 raise ValueError(f"choice {iv} for decision '{d.name}' is outside [0, {d.num_choices})")
             checked.append(iv)
+        return checked
 
+    def genome_from_decisions(self, choices: Sequence[int]) -> Genome:
+        """The canonical genome encoded by one choice per decision of :meth:`decisions`.
+
+        Raises
+        ------
+        ValueError
+            When the number of choices differs from the number of decisions, or a choice is not
+            an integer in ``[0, num_choices)`` (the message names the decision and the value).
+        """
+        checked = self.check_choices(choices)
         spec = self._spec
         genes: list[list[int]] = []
         masks: list[int] = []

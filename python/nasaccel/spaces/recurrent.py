@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -202,24 +201,7 @@ class RecurrentCellSpace(SearchSpace):
 
     def genome_from_decisions(self, choices: Sequence[int]) -> Genome:
         """The cell of one choice per decision; ``ValueError`` naming a wrong count or the bad decision."""
-        decisions = self.decisions()
-        try:
-            values = list(choices)
-        except TypeError:
-            raise ValueError(f"choices must be a sequence of integers, got {choices!r}") from None
-        if len(values) != len(decisions):
-            raise ValueError(f"got {len(values)} choices, this space has {len(decisions)} decisions")
-        checked = []
-        for d, v in zip(decisions, values, strict=True):
-            if isinstance(v, bool):
-                raise ValueError(f"choice for decision '{d.name}' must be an integer, got {v!r}")
-            try:
-                iv = operator.index(v)
-            except TypeError:
-                raise ValueError(f"choice for decision '{d.name}' must be an integer, got {v!r}") from None
-            if not 0 <= iv < d.num_choices:
-                raise ValueError(f"choice {iv} for decision '{d.name}' is outside [0, {d.num_choices})")
-            checked.append(iv)
+        checked = self.check_choices(choices)
         return Genome([checked[2 * i : 2 * i + 2] for i in range(self.num_nodes)])
 
     # ------------------------------------------------------------------ torch
