@@ -105,6 +105,47 @@ def constrained_nb201(seeds: int, budget: int = 100, device: str = "gold_6226") 
     print()
 
 
+def machine_line() -> str:
+    """The CPU, core count, Python version and load average, for the top of a benchmark's output."""
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {sys.version.split()[0]}, load average {load}")
+
+
+def regret_table(tname: str, configs: dict, seeds: int, budgets: list[int], all_tables: dict | None = None) -> None:
+    """Print the regret table of each named strategy config on one table: regret at each budget (mean ±
+    standard error over seeds 0..seeds-1), median queries to the optimum with its hits, reference, time per run."""
+    space, bench, metric = (all_tables or tables())[tname]
+    optimum = max(r[metric] for r in bench.rows.values() if metric in r)
+    top = max(budgets)
+    print(f"### {tname} (metric {metric}, optimum {optimum:.4f})")
+    head = "| strategy | " + " | ".join(f"regret@{b}" for b in budgets)
+    print(head + " | median queries to optimum (hits) | reference regret@100 | time/run |")
+    print("|" + " --- |" * (len(budgets) + 4))
+    for sname, config in configs.items():
+        t0 = time.perf_counter()
+        curves = np.stack([run_one(space, bench, metric, config, s, top) for s in range(seeds)])
+        per_run = (time.perf_counter() - t0) / seeds
+        regret = optimum - curves
+        cells = []
+        for b in budgets:
+            r = regret[:, b - 1]
+            cells.append(f"{r.mean():.3f} ± {r.std(ddof=1) / math.sqrt(len(r)):.3f}")
+        hits = [int(np.argmax(c >= optimum)) + 1 for c in curves if c[-1] >= optimum]
+        misses = seeds - len(hits)
+        # median counting misses as beyond the budget
+        ordered = sorted(hits) + [math.inf] * misses
+        med = statistics.median(ordered)
+        med_s = f"{med:g}" if math.isfinite(med) else f">{top}"
+        ref = REFERENCE_100.get((tname, sname))
+        ref_s = f"{ref:.3f}" if ref is not None else "-"
+        if sname == "local_search" and tname in REFERENCE_LS_MEDIAN_TO_OPT:
+            ref_s += f" (median {REFERENCE_LS_MEDIAN_TO_OPT[tname]} to optimum)"
+        print(f"| {sname} | " + " | ".join(cells) + f" | {med_s} ({len(hits)}/{seeds}) | {ref_s} | {per_run:.2f} s |",
+              flush=True)
+    print(f"(load average {' '.join(f'{v:.1f}' for v in os.getloadavg())})\n", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=25)
@@ -113,38 +154,11 @@ def main(argv=None):
     p.add_argument("--tables", nargs="+", default=["nb201-c10", "nb201-c100", "macro"])
     p.add_argument("--constrained", action="store_true", help="also run the latency-constrained NB201 search")
     args = p.parse_args(argv)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(machine_line())
     print(f"seeds 0..{args.seeds - 1}; regret in accuracy points (mean ± standard error)\n")
-    top = max(args.budgets)
     all_tables = tables()
     for tname in args.tables:
-        space, bench, metric = all_tables[tname]
-        optimum = max(r[metric] for r in bench.rows.values() if metric in r)
-        print(f"## {tname} (metric {metric}, optimum {optimum:.4f})")
-        head = "| strategy | " + " | ".join(f"regret@{b}" for b in args.budgets)
-        print(head + " | median queries to optimum (hits) | reference regret@100 | time/run |")
-        print("|" + " --- |" * (len(args.budgets) + 4))
-        for sname in args.strategies:
-            t0 = time.perf_counter()
-            curves = np.stack([run_one(space, bench, metric, STRATEGIES[sname], s, top) for s in range(args.seeds)])
-            per_run = (time.perf_counter() - t0) / args.seeds
-            regret = optimum - curves
-            cells = []
-            for b in args.budgets:
-                r = regret[:, b - 1]
-                cells.append(f"{r.mean():.3f} ± {r.std(ddof=1) / math.sqrt(len(r)):.3f}")
-            hits = [int(np.argmax(c >= optimum)) + 1 for c in curves if c[-1] >= optimum]
-            misses = args.seeds - len(hits)
-            # median counting misses as beyond the budget
-            ordered = sorted(hits) + [math.inf] * misses
-            med = statistics.median(ordered)
-            med_s = f"{med:g}" if math.isfinite(med) else f">{top}"
-            ref = REFERENCE_100.get((tname, sname))
-            ref_s = f"{ref:.3f}" if ref is not None else "-"
-            if sname == "local_search" and tname in REFERENCE_LS_MEDIAN_TO_OPT:
-                ref_s += f" (median {REFERENCE_LS_MEDIAN_TO_OPT[tname]} to optimum)"
-            print(f"| {sname} | " + " | ".join(cells) + f" | {med_s} ({len(hits)}/{args.seeds}) | {ref_s} | {per_run:.2f} s |")
-        print()
+        regret_table(tname, {n: STRATEGIES[n] for n in args.strategies}, args.seeds, args.budgets, all_tables)
     if args.constrained:
         constrained_nb201(args.seeds)
 
