@@ -223,6 +223,22 @@ def test_save_load_round_trip(tmp_path):
         LatencyTable.load(path)
 
 
+def test_version_1_tables_are_refused_with_a_reason(tmp_path):
+    """A table of version 1 (1-D layers timed in the (N, C, L) layout) asks to be profiled again."""
+    space, measure = SmallChainSpace(), synthetic_truth(3)
+    res = profile_space(space, 20, measure=measure, seed=2, progress=False)
+    d = res.table.to_dict()
+    d["version"] = 1
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="version 1 .*height-1.*profile the space again"):
+        LatencyTable.load(path)
+    d["version"] = 99
+    path.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="version 99 is not supported"):
+        LatencyTable.load(path)
+
+
 def test_monotone_fit_respects_channel_order():
     """A monotone fit never prices more channels below fewer, even when the data say otherwise."""
     nets = [chain_network((3, 8, 8), 4, [("conv", w, 3, 1), ("conv", 8, 3, 1)]) for w in (8, 16)]

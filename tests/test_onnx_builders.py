@@ -184,6 +184,36 @@ def test_chain_network_matches_torch_reference(name):
     close(run(model, {"input": x}), torch_chain(net, w, x))
 
 
+def test_1d_networks_run_as_height_1_convolutions():
+    """A 1-D network keeps (N, C, L) at its input but runs every conv and pool with (1, k) kernels."""
+    shape, layers = CHAINS["1d"]
+    model = build_chain_onnx(chain_network(shape, 7, layers), batch_size=2)
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [2, 4, 33]
+    spatial = [n for n in model.graph.node if n.op_type in ("Conv", "MaxPool", "AveragePool")]
+    assert spatial and all(list(onnx.helper.get_attribute_value(a))[0] == 1
+                           for n in spatial for a in n.attribute if a.name == "kernel_shape")
+    assert [n.op_type for n in model.graph.node].count("Unsqueeze") == 1
+
+
+def test_1d_layer_alone_keeps_its_1d_inputs_and_output():
+    """A single 1-D layer with a skip reads (N, C, L) tensors and writes one, equal to torch's."""
+    net = chain_network((4, 20), 5, [("conv", 8, 3, 2), ("conv", 8, 5, 1, (1,))])
+    layer = net.layers[1]
+    w = {k.replace("layers.1", "layers.0"): v for k, v in random_weights(chain_weight_shapes(net), 3).items() if k.startswith("layers.1")}
+    model = build_chain_layer_onnx(layer, w)
+    rng = np.random.default_rng(4)
+    feed = {"x": rng.normal(size=(1, 8, 10)), "skip0": rng.normal(size=(1, 4, 20))}
+    torch = torch_ref()
+    W = {k: torch.from_numpy(v) for k, v in w.items()}
+    T = {k: torch.from_numpy(v.astype(np.float32)) for k, v in feed.items()}
+    with torch.no_grad():
+        ref = torch_chain_layer(torch, torch.nn.functional, W, layer, T["x"], {0: T["skip0"]}, "layers.0").numpy()
+    out = run(model, feed)
+    assert out.shape == (1, 8, 10)
+    close(out, ref)
+
+
 def test_chain_layer_alone_matches_torch_reference():
     """A single layer with skip inputs is a graph of its own inputs (x, skip{j}) and output y."""
     net = chain_network((3, 16, 16), 5, [("conv", 8, 3, 2), ("conv", 8, 3, 1), ("dwsep", 4, 3, 2, (1, 2))])

@@ -35,7 +35,9 @@ from .descriptions import (
 Term = tuple[str, int, int]
 CONSTANT: Term = ("const", 0, 0)
 TABLE_FORMAT = "nasaccel-latency-table"
-TABLE_VERSION = 1
+# Version 2: 1-D layers are timed as height-1 2-D convolutions (see onnx_builders), so a version-1
+# table priced graphs that are no longer built.
+TABLE_VERSION = 2
 
 
 class UnmeasuredTermError(ValueError):
@@ -630,6 +632,11 @@ class LatencyTable:
     def from_dict(cls, d: Mapping[str, Any]) -> LatencyTable:
         if d.get("format") != TABLE_FORMAT:
             raise ValueError(f"not a latency table: format is {d.get('format')!r}, expected {TABLE_FORMAT!r}")
+        if d.get("version") == 1:
+            raise ValueError(
+                "latency table version 1 was measured on ONNX graphs that ran 1-D layers as (N, C, L) convolutions; "
+                f"this version of nasaccel builds them as height-1 2-D convolutions: profile the space again (version {TABLE_VERSION})"
+            )
         if d.get("version") != TABLE_VERSION:
             raise ValueError(f"latency table version {d.get('version')!r} is not supported (expected {TABLE_VERSION})")
         terms = [(e["signature"], e["c_in"], e["c_out"]) for e in d["terms"]]
