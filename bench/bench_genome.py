@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import sys
@@ -24,6 +23,7 @@ import time
 
 import numpy as np
 
+from machine import machine_line
 from nasaccel._core import Field, MutationWeights, Population, SpaceSpec, default_threads
 
 GENES = 20
@@ -35,22 +35,7 @@ SPEC = SpaceSpec(
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("n/a",)
-    return (
-        f"CPU: {model}\ncores (os.cpu_count): {os.cpu_count()}, nasaccel threads (0 = all): {default_threads()}\n"
-        f"load average at start: {', '.join(f'{x:.2f}' for x in load)}\n"
-        f"Python {platform.python_version()}, numpy {np.__version__}, {platform.system()} {platform.release()}"
-    )
-
+    return f"{machine_line()}\nnasaccel threads (0 = all): {default_threads()}"
 
 def timed(fn, repeats: int) -> list[float]:
     out = []

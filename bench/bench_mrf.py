@@ -11,30 +11,18 @@ Run: ``python bench/bench_mrf.py [--milp-large]`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 
 import numpy as np
 
+from machine import machine_line
 from nasaccel._core import ChainMRF
 
 
 def machine() -> str:
-    """One line naming the CPU, core count and Python/numpy versions."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
-    return f"{cpu}, {os.cpu_count()} cores{load}, Python {platform.python_version()}, numpy {np.__version__}"
-
+    """One line naming the CPU, cores, versions and the load average."""
+    return machine_line()
 
 def residual_ties(layers: int, stages: int = 5) -> list[list[int]]:
     """Per stage, the output widths of its residual blocks (every other node) tied together."""

@@ -11,34 +11,20 @@ not timed). DEAP's nd='standard' is O(m n^2) in pure Python, so it runs on --sta
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
 
+from machine import machine_line
 from nasaccel import _core
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import deap
 
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}, deap {deap.__version__}"
-    )
-
+    return machine_line(deap=deap.__version__)
 
 def timings(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """(best, median) wall seconds per call; the best is the least disturbed by other load."""
