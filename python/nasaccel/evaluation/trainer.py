@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data import DataSplits, load_data, stratified_subset
+from .augment import Augmentation
 from .flops import count_macs
 from .inheritance import CheckpointStore, inherit_weights
 
@@ -97,6 +98,13 @@ class TorchTrainer:
     data_fraction : float
         Fraction of the training split used, in (0, 1]: a class-stratified subset drawn from the
         study seed, so every architecture of a study sees the same examples. Fidelity.
+    augment : dict or Augmentation, optional
+        Random transformations of the training batches (not of the validation and test inputs):
+        the settings of :class:`~nasaccel.evaluation.augment.Augmentation` (``shift``, ``padding``,
+        ``stretch``, ``scale``, ``noise``), e.g. ``{"shift": 20, "padding": "circular"}``. Applied at
+        the trained ``resolution`` and drawn from a generator seeded like the batch order but
+        separate from it, so turning augmentation on leaves the batch order unchanged. ``None``
+        (default): the training inputs as they are.
     resolution : int or (int, int), optional
         Input size the networks are trained and evaluated at. For 1-D data ``L``: the signals are
         resampled by linear interpolation to length ``L``; for 2-D data ``S`` or ``(H, W)``: the
@@ -162,6 +170,7 @@ class TorchTrainer:
         weight_decay: float = 0.0,
         schedule: str = "cosine",
         label_smoothing: float = 0.0,
+        augment: dict[str, Any] | Augmentation | None = None,
         data_fraction: float = 1.0,
         resolution: int | Sequence[int] | None = None,
         threads: int = 1,
@@ -196,6 +205,9 @@ class TorchTrainer:
         self.label_smoothing = _check_real("label_smoothing", label_smoothing, 0.0, 1.0, high_open=True)
         self.data_fraction = _check_real("data_fraction", data_fraction, 0.0, 1.0, low_open=True)
         self.resolution = self._check_resolution(resolution)
+        self.augment = None if augment is None else Augmentation.from_config(augment)
+        if self.augment is not None:
+            self.augment.check_shape(self.input_shape)
         self.threads = _check_positive_int("threads", threads)
         self.eval_batch_size = _check_positive_int("eval_batch_size", eval_batch_size)
         self.checkpoint_dir = None if checkpoint_dir is None else str(checkpoint_dir)
@@ -242,6 +254,7 @@ class TorchTrainer:
             "weight_decay": self.weight_decay,
             "schedule": self.schedule,
             "label_smoothing": self.label_smoothing,
+            "augment": None if self.augment is None else self.augment.config(),
             "data_fraction": self.data_fraction,
             "resolution": None if self.resolution is None else list(self.resolution),
             "threads": self.threads,
@@ -413,6 +426,9 @@ class TorchTrainer:
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         order_rng = np.random.default_rng(tseed)
+        # A stream of its own, so that augmentation changes the inputs but not the batch order.
+        augment_rng = np.random.default_rng([tseed, 1])
+        augment = self.augment if self.augment is not None and self.augment.active else None
         static = {"params": float(params), "macs": float(macs), "flops": float(2 * macs),
                   "inherited_params": float(inherited_params), "inherited_tensors": float(inherited_tensors)}
 
@@ -426,8 +442,9 @@ class TorchTrainer:
                 loss_sum = 0.0
                 for lo, hi in batches:
                     idx = perm[lo:hi]
+                    xb = xt[idx] if augment is None else augment(xt[idx], augment_rng)
                     opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(xt[idx]), yt[idx])
+                    loss = loss_fn(model(xb), yt[idx])
                     loss.backward()
                     opt.step()
                     if sched is not None:
