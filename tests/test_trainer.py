@@ -298,6 +298,8 @@ def test_with_fidelity_changes_only_what_is_asked(m1d):
         ({"augment": {"shift": 30}, "resolution": 20}, r"shift 30 must be smaller .* \[20\]"),
         ({"augment": {"shfit": 1}}, r"unknown augmentation setting\(s\) \['shfit'\]"),
         ({"augment": [("shift", 1)]}, "augment must be a mapping"),
+        ({"train_on_validation": True, "data_fraction": 0.5}, "does not combine with data_fraction 0.5"),
+        ({"train_on_validation": 1}, "train_on_validation must be true or false, got 1"),
     ],
 )
 def test_bad_settings_are_refused(m1d, kwargs, match):
@@ -359,6 +361,21 @@ def test_augmented_training_is_deterministic_per_seed(m1d, space):
         m.pop("train_time_s")
     assert a == b and ca.curve == cb.curve
     assert a["train_loss"] != c["train_loss"]
+
+
+def test_train_on_validation_adds_the_validation_split(m1d, space):
+    """train_on_validation trains on train + validation examples each epoch; the evaluation inputs stay the same."""
+    both = InputSpy(m1d, epochs=1, batch_size=1000, train_on_validation=True)
+    _evaluate(both, space)
+    (batch,) = both.split(True)
+    expected = np.concatenate([m1d.x_train, m1d.x_val])
+    got = batch.numpy()
+    assert len(got) == len(expected)
+    order = np.lexsort(got.reshape(len(got), -1).T)
+    want = np.lexsort(expected.reshape(len(expected), -1).T)
+    np.testing.assert_array_equal(got[order], expected[want])
+    np.testing.assert_array_equal(both.split(False)[-2].numpy(), m1d.x_val)  # the last validation pass
+    assert TorchTrainer(m1d, train_on_validation=True).config()["train_on_validation"] is True
 
 
 def test_augment_survives_config_and_with_fidelity(m1d):
