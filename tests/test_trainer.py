@@ -294,6 +294,12 @@ def test_with_fidelity_changes_only_what_is_asked(m1d):
         ({"resolution": 0}, r"resolution \[0\] must be positive"),
         ({"threads": 0}, "threads must be an integer >= 1, got 0"),
         ({"data_args": {"seed": 1}}, "data_args applies only"),
+        ({"augment": {"shift": 40}}, r"augmentation shift 40 must be smaller than every spatial size of the inputs \[40\]"),
+        ({"augment": {"shift": 30}, "resolution": 20}, r"shift 30 must be smaller .* \[20\]"),
+        ({"augment": {"shfit": 1}}, r"unknown augmentation setting\(s\) \['shfit'\]"),
+        ({"augment": [("shift", 1)]}, "augment must be a mapping"),
+        ({"train_on_validation": True, "data_fraction": 0.5}, "does not combine with data_fraction 0.5"),
+        ({"train_on_validation": 1}, "train_on_validation must be true or false, got 1"),
     ],
 )
 def test_bad_settings_are_refused(m1d, kwargs, match):
@@ -313,6 +319,73 @@ def test_trainer_in_a_study(m1d):
     assert TrialState.COMPLETE in states and TrialState.PRUNED in states
     best = study.best_trial
     assert best.metrics["val_acc"] == max(t.metrics["val_acc"] for t in study.completed_trials())
+
+
+class InputSpy(TorchTrainer):
+    """Keeps a copy of every input batch of the networks it builds, with the training mode."""
+
+    def build(self, genome, space):
+        module = super().build(genome, space)
+        self.inputs = []
+        module.register_forward_pre_hook(lambda m, args: self.inputs.append((args[0].detach().clone(), m.training)))
+        return module
+
+    def split(self, training):
+        return [x for x, t in self.inputs if t == training]
+
+
+def test_augmentation_changes_only_training_batches(m1d, space):
+    """augment transforms the training batches, keeping their sizes and order; validation and test inputs are untouched."""
+    plain = InputSpy(m1d, epochs=2)
+    shifted = InputSpy(m1d, epochs=2, augment={"shift": 10})
+    _evaluate(plain, space)
+    _evaluate(shifted, space)
+    train_p, train_s = plain.split(True), shifted.split(True)
+    assert [x.shape for x in train_p] == [x.shape for x in train_s]
+    assert not any(torch.equal(a, b) for a, b in zip(train_p, train_s))
+    # A circular shift rearranges each signal: same examples in the same order, moved.
+    for a, b in zip(train_p, train_s):
+        torch.testing.assert_close(a.sort(dim=-1).values, b.sort(dim=-1).values, rtol=0, atol=0)
+    eval_p, eval_s = plain.split(False), shifted.split(False)
+    assert len(eval_p) == len(eval_s) and all(torch.equal(a, b) for a, b in zip(eval_p, eval_s))
+    np.testing.assert_array_equal(torch.cat(eval_s[-1:]).numpy(), m1d.x_test)
+
+
+def test_augmented_training_is_deterministic_per_seed(m1d, space):
+    """With augmentation the same (seed, arch) gives identical metrics; they differ from training without it."""
+    aug = {"shift": 8, "stretch": 0.1, "scale": 0.1, "noise": 0.05}
+    a, ca = _evaluate(TorchTrainer(m1d, epochs=2, augment=aug), space, seed=3)
+    b, cb = _evaluate(TorchTrainer(m1d, epochs=2, augment=aug), space, seed=3)
+    c, _ = _evaluate(TorchTrainer(m1d, epochs=2), space, seed=3)
+    for m in (a, b, c):
+        m.pop("train_time_s")
+    assert a == b and ca.curve == cb.curve
+    assert a["train_loss"] != c["train_loss"]
+
+
+def test_train_on_validation_adds_the_validation_split(m1d, space):
+    """train_on_validation trains on train + validation examples each epoch; the evaluation inputs stay the same."""
+    both = InputSpy(m1d, epochs=1, batch_size=1000, train_on_validation=True)
+    _evaluate(both, space)
+    (batch,) = both.split(True)
+    expected = np.concatenate([m1d.x_train, m1d.x_val])
+    got = batch.numpy()
+    assert len(got) == len(expected)
+    order = np.lexsort(got.reshape(len(got), -1).T)
+    want = np.lexsort(expected.reshape(len(expected), -1).T)
+    np.testing.assert_array_equal(got[order], expected[want])
+    np.testing.assert_array_equal(both.split(False)[-2].numpy(), m1d.x_val)  # the last validation pass
+    assert TorchTrainer(m1d, train_on_validation=True).config()["train_on_validation"] is True
+
+
+def test_augment_survives_config_and_with_fidelity(m1d):
+    """config() holds the augmentation settings, evaluator_from_config and with_fidelity keep them."""
+    trainer = TorchTrainer("mnist1d", data_args={"num_samples": 500}, epochs=3, augment={"shift": 5, "padding": "zeros"})
+    config = trainer.config()
+    assert config["augment"] == {"shift": 5, "padding": "zeros", "stretch": 0.0, "scale": 0.0, "noise": 0.0}
+    assert evaluator_from_config(config).config() == config
+    assert trainer.with_fidelity(epochs=1).augment == trainer.augment
+    assert TorchTrainer(m1d).config()["augment"] is None
 
 
 @pytest.mark.slow

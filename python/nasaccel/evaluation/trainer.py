@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data import DataSplits, load_data, stratified_subset
+from .augment import Augmentation
 from .flops import count_macs
 from .inheritance import CheckpointStore, inherit_weights
 
@@ -97,6 +98,18 @@ class TorchTrainer:
     data_fraction : float
         Fraction of the training split used, in (0, 1]: a class-stratified subset drawn from the
         study seed, so every architecture of a study sees the same examples. Fidelity.
+    augment : dict or Augmentation, optional
+        Random transformations of the training batches (not of the validation and test inputs):
+        the settings of :class:`~nasaccel.evaluation.augment.Augmentation` (``shift``, ``padding``,
+        ``stretch``, ``scale``, ``noise``), e.g. ``{"shift": 20, "padding": "circular"}``. Applied at
+        the trained ``resolution`` and drawn from a generator seeded like the batch order but
+        separate from it, so turning augmentation on leaves the batch order unchanged. ``None``
+        (default): the training inputs as they are.
+    train_on_validation : bool
+        Train on the training and the validation split together (the test split is never
+        trained on). For a final retraining whose architectures were already chosen on the
+        validation split: ``val_acc`` and ``val_loss`` are then measured on examples the network
+        was trained on and estimate nothing. Not with ``data_fraction < 1``.
     resolution : int or (int, int), optional
         Input size the networks are trained and evaluated at. For 1-D data ``L``: the signals are
         resampled by linear interpolation to length ``L``; for 2-D data ``S`` or ``(H, W)``: the
@@ -162,7 +175,9 @@ class TorchTrainer:
         weight_decay: float = 0.0,
         schedule: str = "cosine",
         label_smoothing: float = 0.0,
+        augment: dict[str, Any] | Augmentation | None = None,
         data_fraction: float = 1.0,
+        train_on_validation: bool = False,
         resolution: int | Sequence[int] | None = None,
         threads: int = 1,
         eval_batch_size: int = 1024,
@@ -195,7 +210,17 @@ class TorchTrainer:
         self.schedule = schedule
         self.label_smoothing = _check_real("label_smoothing", label_smoothing, 0.0, 1.0, high_open=True)
         self.data_fraction = _check_real("data_fraction", data_fraction, 0.0, 1.0, low_open=True)
+        if not isinstance(train_on_validation, bool):
+            raise ValueError(f"train_on_validation must be true or false, got {train_on_validation!r}")
+        if train_on_validation and self.data_fraction < 1.0:
+            raise ValueError(
+                f"train_on_validation trains on whole splits; it does not combine with data_fraction {self.data_fraction:g}"
+            )
+        self.train_on_validation = train_on_validation
         self.resolution = self._check_resolution(resolution)
+        self.augment = None if augment is None else Augmentation.from_config(augment)
+        if self.augment is not None:
+            self.augment.check_shape(self.input_shape)
         self.threads = _check_positive_int("threads", threads)
         self.eval_batch_size = _check_positive_int("eval_batch_size", eval_batch_size)
         self.checkpoint_dir = None if checkpoint_dir is None else str(checkpoint_dir)
@@ -242,7 +267,9 @@ class TorchTrainer:
             "weight_decay": self.weight_decay,
             "schedule": self.schedule,
             "label_smoothing": self.label_smoothing,
+            "augment": None if self.augment is None else self.augment.config(),
             "data_fraction": self.data_fraction,
+            "train_on_validation": self.train_on_validation,
             "resolution": None if self.resolution is None else list(self.resolution),
             "threads": self.threads,
             "eval_batch_size": self.eval_batch_size,
@@ -313,12 +340,15 @@ class TorchTrainer:
     # ------------------------------------------------------------------ data
 
     def _prepared(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Train subset (``data_fraction`` from ``seed``) and the three splits at ``resolution``."""
+        """Training examples (``data_fraction`` from ``seed``, or train and validation) and the three splits at ``resolution``."""
         d = self.data
         x_train, y_train = d.x_train, d.y_train
         if self.data_fraction < 1.0:
             keep = stratified_subset(y_train, self.data_fraction, seed)
             x_train, y_train = x_train[keep], y_train[keep]
+        if self.train_on_validation:
+            x_train = np.ascontiguousarray(np.concatenate([x_train, d.x_val]))
+            y_train = np.concatenate([y_train, d.y_val])
         xs = [x_train, d.x_val, d.x_test]
         if self.resolution is not None and tuple(self.resolution) != tuple(d.input_shape[1:]):
             xs = [self._resample(x) for x in xs]
@@ -413,6 +443,9 @@ class TorchTrainer:
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         order_rng = np.random.default_rng(tseed)
+        # A stream of its own, so that augmentation changes the inputs but not the batch order.
+        augment_rng = np.random.default_rng([tseed, 1])
+        augment = self.augment if self.augment is not None and self.augment.active else None
         static = {"params": float(params), "macs": float(macs), "flops": float(2 * macs),
                   "inherited_params": float(inherited_params), "inherited_tensors": float(inherited_tensors)}
 
@@ -426,8 +459,9 @@ class TorchTrainer:
                 loss_sum = 0.0
                 for lo, hi in batches:
                     idx = perm[lo:hi]
+                    xb = xt[idx] if augment is None else augment(xt[idx], augment_rng)
                     opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(xt[idx]), yt[idx])
+                    loss = loss_fn(model(xb), yt[idx])
                     loss.backward()
                     opt.step()
                     if sched is not None:
