@@ -172,14 +172,15 @@ def test_bad_parameters_raise(params, match):
         strategy_from_config({"name": "bayesopt", "params": params})
 
 
-def test_pruned_expected_improvement_has_the_full_argmax():
+@pytest.mark.parametrize("n_obs", [40, 450])  # exact largest eigenvalue up to 400 observations, a norm bound above
+def test_pruned_expected_improvement_has_the_full_argmax(n_obs):
     """Bounding EI by the prior standard deviation skips candidates but keeps the exact maximiser and its log value."""
     from nasaccel._core import Population
     from nasaccel.gp import EditDistanceKernel, GaussianProcess, expected_improvement
     from nasaccel.strategies.bayesopt import pruned_expected_improvement
 
     space = na.NB201CellSpace()
-    obs = Population.random(space.spec, 40, 3)
+    obs = Population.random(space.spec, n_obs, 3)
     y = np.array([landscape(space, g)["acc"] for g in obs])
     k = 2.0 * EditDistanceKernel(1.5)
     gp = GaussianProcess(k, noise=1e-3, fit_noise=False, optimize=False).fit(obs, y)
