@@ -16,9 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_strategies import STRATEGIES, machine_line, regret_table, tables  # noqa: E402
 
-BO = {
-    "bayesopt (edit kernel)": {"name": "bayesopt", "params": {"kernel": "edit", "n_restarts": 0, "refit_every": 3}},
-}
+BO_PARAMS = {"n_init": 5, "n_restarts": 0, "refit_every": 3}
+BO_KERNELS = {"edit": "edit kernel", "wl": "WL kernel"}
 PEERS = ["random", "local_search", "regularized_evolution"]
 
 
@@ -28,10 +27,15 @@ def main(argv=None) -> None:
     p.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 150])
     p.add_argument("--tables", nargs="+", default=["nb201-c10", "nb201-c100", "macro"])
     p.add_argument("--peers", nargs="*", default=PEERS)
+    p.add_argument("--kernels", nargs="*", default=list(BO_KERNELS), choices=list(BO_KERNELS),
+                   help="BayesOpt kernels to run (one row each)")
     args = p.parse_args(argv)
     print(machine_line())
     print(f"seeds 0..{args.seeds - 1}; regret in accuracy points (mean ± standard error)\n")
-    configs = {**{n: STRATEGIES[n] for n in args.peers}, **BO}
+    bo = {f"bayesopt ({BO_KERNELS[k]})": {"name": "bayesopt", "params": {"kernel": k, **BO_PARAMS}}
+          for k in args.kernels}
+    print(f"BayesOpt parameters besides the kernel: {BO_PARAMS}")
+    configs = {**{n: STRATEGIES[n] for n in args.peers}, **bo}
     all_tables = tables()
     for tname in args.tables:
         regret_table(tname, configs, args.seeds, args.budgets, all_tables)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.gaussian_process import kernels as skk
 
-from nasaccel._core import Field, Genome, Population, SpaceSpec
+from nasaccel._core import Field, Genome, Population, SpaceSpec, wl_features
 from nasaccel.gp import (
     ConstantKernel,
     DistanceCache,
@@ -24,6 +24,13 @@ from nasaccel.gp import (
 
 CHAIN = SpaceSpec([Field("op", 4), Field("width", 5, True)], 1, 7, 3)
 FIXED = SpaceSpec([Field("op", 5)], 6, 6)
+# NAS-Bench-201's cell: genes are the edges 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2; op 0 is "none" (no edge).
+CELL = FIXED.with_cell_graph(4, [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)], zero=("op", 0))
+NONE, SKIP, CONV1, CONV3, POOL = range(5)
+
+
+def cell(*ops: int) -> Genome:
+    return Genome([[o] for o in ops])
 
 
 def pairs():
@@ -155,6 +162,45 @@ def test_wl_kernel_sees_graph_structure():
     assert K[0, 1] == pytest.approx(1.0)
     assert K[0, 2] < 1.0
     assert WLKernel(0)(pop)[0, 2] == pytest.approx(1.0)  # no iteration: only node labels
+
+
+def test_wl_features_of_a_cell_by_hand():
+    """A cell's graph has the input, the output and its operations on input-output paths as nodes: counts by hand."""
+    # conv3 on 1<-0, 3<-1 and 3<-0: IN -> a -> b -> OUT and IN -> c -> OUT, all three labelled conv3.
+    g = cell(CONV3, NONE, NONE, CONV3, CONV3, NONE)
+    f0, f1 = wl_features(CELL, g, 0), wl_features(CELL, g, 1)
+    assert sorted(c for _, c in f0) == [1.0, 1.0, 3.0]  # IN, OUT, conv3 x 3
+    # iteration 1 tells every node apart: IN, OUT, a (IN -> a -> conv3), b (conv3 -> b -> OUT), c (IN -> c -> OUT)
+    assert len(f1) == 3 + 5 and sum(c for _, c in f1) == 10.0
+    # against IN -> skip -> OUT, the same input and output labels only at iteration 0
+    h = cell(NONE, NONE, NONE, SKIP, NONE, NONE)
+    pop = Population(CELL, [g, h])
+    assert WLKernel(0)(pop)[0, 1] == pytest.approx(2.0 / np.sqrt(11.0 * 3.0), rel=1e-14)
+    assert WLKernel(1)(pop)[0, 1] == pytest.approx(2.0 / np.sqrt(16.0 * 6.0), rel=1e-14)
+
+
+def test_wl_cell_features_ignore_dead_operations_and_node_order():
+    """Cells that compute the same function get identical features: dead operations and node swaps change nothing."""
+    # 2<-1 is none, so nodes 1 and 2 are interchangeable: swap their in- and out-edges.
+    a = cell(CONV3, CONV1, NONE, SKIP, POOL, CONV3)
+    b = cell(CONV1, CONV3, NONE, SKIP, CONV3, POOL)
+    assert wl_features(CELL, a, 3) == wl_features(CELL, b, 3)
+    # node 2 feeds nothing (3<-2 is none): the ops into it are dead, whatever they are.
+    c = cell(CONV3, NONE, NONE, SKIP, POOL, NONE)
+    d = cell(CONV3, CONV1, POOL, SKIP, POOL, NONE)
+    assert wl_features(CELL, c, 2) == wl_features(CELL, d, 2)
+    # read as a chain, the same genomes differ
+    assert wl_features(FIXED, c, 2) != wl_features(FIXED, d, 2)
+    K = WLKernel(2)(Population(CELL, [a, b, c, d, cell(CONV3, CONV3, CONV3, SKIP, CONV3, CONV3)]))
+    assert K[0, 1] == pytest.approx(1.0) and K[2, 3] == pytest.approx(1.0) and K[0, 4] < 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 60), iterations=st.integers(0, 3))
+def test_wl_kernel_on_cells_is_psd(seed, n, iterations):
+    """The Weisfeiler-Lehman kernel on cell graphs is positive semi-definite on random cell sets."""
+    K = WLKernel(iterations)(Population.random(CELL, n, seed))
+    assert np.array_equal(K, K.T) and np.linalg.eigvalsh(K).min() > -1e-9
 
 
 def test_cache_extension_equals_fresh_computation():

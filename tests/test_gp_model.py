@@ -13,13 +13,16 @@ from sklearn.gaussian_process import kernels as skk
 
 from nasaccel._core import Field, Population, SpaceSpec
 from nasaccel.gp import (
+    CandidatePool,
     EditDistanceKernel,
     GaussianProcess,
     MaternKernel,
     RBFKernel,
     WLKernel,
     expected_improvement,
+    KernelData,
     local_penalties,
+    log_expected_improvement,
     mutation_pool,
     probability_of_improvement,
     thompson_sample,
@@ -176,6 +179,19 @@ def test_expected_improvement_equals_its_integral():
     assert expected_improvement([2.0], [0.0], best=0.5)[0] == 1.5
 
 
+def test_log_expected_improvement_is_the_log_and_orders_where_ei_underflows():
+    """log EI equals log(EI) where EI is representable, stays finite and increasing where EI underflows to 0."""
+    mean = np.linspace(-80.0, 4.0, 4001)
+    std = np.full_like(mean, 1.3)
+    ei = expected_improvement(mean, std, best=0.5, xi=0.1)
+    log_ei = log_expected_improvement(mean, std, best=0.5, xi=0.1)
+    ok = ei > 1e-250
+    np.testing.assert_allclose(log_ei[ok], np.log(ei[ok]), rtol=1e-9, atol=1e-12)
+    assert (ei == 0).sum() > 100 and np.all(np.isfinite(log_ei)) and np.all(np.diff(log_ei) > 0)
+    assert np.array_equal(log_expected_improvement([2.0, 0.5, 0.0], [0.0, 0.0, 0.0], best=0.5),
+                          [np.log(1.5), -np.inf, -np.inf])
+
+
 def test_pi_and_ucb():
     """PI is the normal CDF of the standardised improvement; UCB is mean + kappa std."""
     p = probability_of_improvement([1.0, 0.0], [2.0, 0.0], best=0.0, xi=0.5)
@@ -232,3 +248,29 @@ def test_whole_space_enumerates_small_spaces_only():
     pop = whole_space(small, 1000)
     assert pop is not None and len(pop) == 125 and len(set(pop.texts())) == 125
     assert whole_space(CHAIN, 1000) is None
+
+
+def test_candidate_pool_kept_equals_recomputed_and_follows_the_incumbents():
+    """A kept pool gives the pool and cross Gram matrix of a fresh one, step after step; blocks follow the incumbents."""
+    k = 2.0 * EditDistanceKernel(1.5) + WLKernel(2)
+    obs = Population.random(CHAIN, 60, 7)
+    kept = CandidatePool(k, CHAIN, 400, 3, 0.25, seed=5, random_refresh=2)
+    fresh = CandidatePool(k, CHAIN, 400, 3, 0.25, seed=5, random_refresh=2, cached=False)
+    for step, (n, inc) in enumerate([(20, [0, 1, 2]), (21, [0, 1, 2]), (25, [3, 1, 0]), (40, [3, 1, 0]),
+                                     (41, [4, 3, 1])]):
+        data = KernelData(obs.subset(np.arange(n)))
+        incumbents = [obs[i] for i in inc]
+        a, ka, xa = kept.candidates(incumbents, data, step)
+        b, kb, xb = fresh.candidates(incumbents, data, step)
+        assert a.texts() == b.texts() and np.array_equal(ka, kb) and np.array_equal(xa, xb)
+        np.testing.assert_allclose(ka, k(a, obs.subset(np.arange(n))), rtol=0, atol=1e-12)
+        assert ka.shape == (len(a), n) and len(a) <= 400
+        assert set(kept._blocks) == {"g:" + obs[i].to_text() for i in inc} | {f"random:{step // 2}"}
+    # exactly the repeats of earlier candidates and the observed genomes are masked
+    hashes = a.hashes()
+    first = np.zeros(len(a), bool)
+    first[np.unique(hashes, return_index=True)[1]] = True
+    assert np.array_equal(xa, ~first | np.isin(hashes, obs.subset(np.arange(41)).hashes()))
+    assert 0 < xa.sum() < len(a)
+    with pytest.raises(ValueError, match="random_fraction"):
+        CandidatePool(k, CHAIN, 10, 2, 1.5, seed=0)

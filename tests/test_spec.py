@@ -183,3 +183,36 @@ def test_random_genome_with_64_skip_offsets_is_valid(seed):
     g = random_genome(spec, Rng(seed), 0.5)
     assert spec.is_valid(g)
     assert g.skips[-1].bit_length() > 32  # high offsets do get drawn (fails with probability 2**-32)
+
+
+CELL_EDGES = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
+
+
+def test_cell_graph_is_carried_compared_and_shown():
+    """with_cell_graph returns a copy reading genomes as a cell; the graph takes part in equality and repr."""
+    plain = SpaceSpec([Field("op", 5)], 6, 6)
+    cell = plain.with_cell_graph(4, CELL_EDGES, zero=("op", 0))
+    assert plain.cell_graph is None
+    assert cell.cell_graph == {"num_nodes": 4, "edges": CELL_EDGES, "zero": ("op", 0)}
+    assert cell != plain and cell == plain.with_cell_graph(4, CELL_EDGES, zero=("op", 0))
+    assert cell != plain.with_cell_graph(4, CELL_EDGES)
+    assert "cell_graph=(nodes=4, edges=[0->1, 0->2, 1->2, 0->3, 1->3, 2->3], zero=op:0)" in repr(cell)
+
+
+@pytest.mark.parametrize(
+    ("spec", "args", "kwargs", "fragment"),
+    [
+        (SpaceSpec([Field("op", 5)], 6, 6), (1, CELL_EDGES), {}, "2..64 nodes, got 1"),
+        (SpaceSpec([Field("op", 5)], 6, 6), (4, CELL_EDGES[:5]), {}, "5 edges for genomes of 6..6"),
+        (SpaceSpec([Field("op", 5)], 5, 6), (4, CELL_EDGES), {}, "genomes of 5..6"),
+        (SpaceSpec([Field("op", 5)], 6, 6, 1), (4, CELL_EDGES), {}, "must allow no skips"),
+        (SpaceSpec([Field("op", 5)], 6, 6), (4, CELL_EDGES[:5] + [(3, 2)]), {}, "edge 5 (3 -> 2)"),
+        (SpaceSpec([Field("op", 5)], 6, 6), (4, CELL_EDGES[:5] + [(2, 4)]), {}, "edge 5 (2 -> 4)"),
+        (SpaceSpec([Field("op", 5)], 6, 6), (4, CELL_EDGES), {"zero": ("kind", 0)}, "unknown field 'kind'"),
+        (SpaceSpec([Field("op", 5)], 6, 6), (4, CELL_EDGES), {"zero": ("op", 5)}, "zero value 5"),
+    ],
+)
+def test_cell_graph_errors_name_the_bad_value(spec, args, kwargs, fragment):
+    """A cell graph that does not fit the spec raises ValueError naming the bad edge, count or value."""
+    with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        spec.with_cell_graph(*args, **kwargs)

@@ -253,6 +253,42 @@ void bindGenome(py::module_ &m) {
                  return g;
              },
              py::arg("text"), "Parse canonical genome text and validate it against this spec.")
+        .def(
+            "with_cell_graph",
+            [](const SpaceSpec &s, py::object numNodes, const std::vector<std::pair<py::object, py::object>> &edges,
+               py::object zero) {
+                CellGraph g;
+                g.numNodes = static_cast<int>(toInt(numNodes, "num_nodes", 0, 1 << 20));
+                for (size_t e = 0; e < edges.size(); ++e) {
+                    const std::string what = "edge " + std::to_string(e);
+                    g.edges.emplace_back(static_cast<int>(toInt(edges[e].first, what + " source", -1, 1 << 20)),
+                                         static_cast<int>(toInt(edges[e].second, what + " target", -1, 1 << 20)));
+                }
+                if (!zero.is_none()) {
+                    auto t = zero.cast<std::pair<py::object, py::object>>();
+                    if (!py::isinstance<py::str>(t.first))
+                        throw py::value_error("zero must be (field name, value), got " + py::repr(zero).cast<std::string>());
+                    g.zeroField = static_cast<int>(s.fieldIndex(t.first.cast<std::string>()));
+                    g.zeroValue = static_cast<int32_t>(toInt(t.second, "zero value", -1, INT32_MAX));
+                }
+                return s.withCellGraph(std::move(g));
+            },
+            py::arg("num_nodes"), py::arg("edges"), py::arg("zero") = py::none(),
+            "A copy whose genomes read as a cell: gene i is the operation on edge edges[i] = (from, to) of a DAG "
+            "over num_nodes nodes (0 the input, num_nodes-1 the output); zero = (field, value) marks a zero operation.")
+        .def_property_readonly(
+            "cell_graph",
+            [](const SpaceSpec &s) -> py::object {
+                if (!s.hasCellGraph()) return py::none();
+                const CellGraph &g = s.cellGraph();
+                py::dict d;
+                d["num_nodes"] = g.numNodes;
+                d["edges"] = g.edges;
+                d["zero"] = g.zeroField < 0 ? py::object(py::none())
+                                            : py::object(py::make_tuple(s.field(g.zeroField).name, g.zeroValue));
+                return d;
+            },
+            "None for a chain genome, else {'num_nodes', 'edges', 'zero'} (see with_cell_graph).")
         .def(py::self == py::self)
         .def("__repr__", &SpaceSpec::describe);
 

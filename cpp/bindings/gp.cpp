@@ -7,6 +7,7 @@
 #include "bindings/bindings.h"
 #include "gp/data.h"
 #include "gp/kernel.h"
+#include "gp/wl.h"
 
 namespace py = pybind11;
 
@@ -277,6 +278,20 @@ void bindGp(py::module_ &m) {
              }),
              py::arg("iterations") = 2)
         .def_property_readonly("iterations", &WLKernel::iterations);
+
+    m.def(
+        "wl_features",
+        [](const SpaceSpec &spec, const Genome &g, py::object it) {
+            if (!PyIndex_Check(it.ptr()))
+                throw py::value_error("iterations must be an integer, got " + py::repr(it).cast<std::string>());
+            const auto v = it.cast<long long>();
+            if (v < 0 || v > 64) throw py::value_error("iterations " + std::to_string(v) + " is out of range [0, 64]");
+            spec.validate(g);
+            return wlFeatures(g.view(), static_cast<int>(v), &spec.cellGraph());
+        },
+        py::arg("spec"), py::arg("genome"), py::arg("iterations") = 2,
+        "Weisfeiler-Lehman subtree features of the genome's graph under spec (a chain, or the spec's cell graph): "
+        "sorted (label, count) pairs over iterations 0..iterations.");
 
     py::class_<StationaryKernel, Kernel, std::shared_ptr<StationaryKernel>>(m, "StationaryKernel",
                                                                           "Isotropic kernel on numeric encodings.");

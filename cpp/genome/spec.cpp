@@ -163,7 +163,16 @@ std::string SpaceSpec::describe() const {
            << " cost=" << f.cost;
     }
     os << "], genes=" << minGenes_ << ".." << maxGenes_ << ", max_skip_offset=" << maxSkipOffset_
-       << ", skip_cost=" << skipCost_ << ", indel_cost=" << indelCost_ << ")";
+       << ", skip_cost=" << skipCost_ << ", indel_cost=" << indelCost_;
+    if (hasCellGraph()) {
+        os << ", cell_graph=(nodes=" << cell_.numNodes << ", edges=[";
+        for (size_t e = 0; e < cell_.edges.size(); ++e)
+            os << (e ? ", " : "") << cell_.edges[e].first << "->" << cell_.edges[e].second;
+        os << "]";
+        if (cell_.zeroField >= 0) os << ", zero=" << fields_[cell_.zeroField].name << ":" << cell_.zeroValue;
+        os << ")";
+    }
+    os << ")";
     return os.str();
 }
 
@@ -174,7 +183,37 @@ bool SpaceSpec::operator==(const SpaceSpec &o) const {
         if (a.name != b.name || a.size != b.size || a.ordinal != b.ordinal || a.cost != b.cost) return false;
     }
     return minGenes_ == o.minGenes_ && maxGenes_ == o.maxGenes_ && maxSkipOffset_ == o.maxSkipOffset_ &&
-           skipCost_ == o.skipCost_ && indelCost_ == o.indelCost_;
+           skipCost_ == o.skipCost_ && indelCost_ == o.indelCost_ && cell_ == o.cell_;
+}
+
+SpaceSpec SpaceSpec::withCellGraph(CellGraph g) const {
+    if (g.numNodes < 2 || g.numNodes > 64)
+        throw std::invalid_argument("a cell graph needs 2..64 nodes, got " + std::to_string(g.numNodes));
+    if (!fixedLength() || g.edges.size() != maxGenes_)
+        throw std::invalid_argument("a cell graph needs one gene per edge: " + std::to_string(g.edges.size()) +
+                                    " edges for genomes of " + std::to_string(minGenes_) + ".." +
+                                    std::to_string(maxGenes_) + " genes");
+    if (maxSkipOffset_ != 0)
+        throw std::invalid_argument("a cell graph's genes are its edges: the spec must allow no skips, it allows "
+                                    "offsets up to " + std::to_string(maxSkipOffset_));
+    for (size_t e = 0; e < g.edges.size(); ++e) {
+        const auto [from, to] = g.edges[e];
+        if (from < 0 || to >= g.numNodes || from >= to)
+            throw std::invalid_argument("cell edge " + std::to_string(e) + " (" + std::to_string(from) + " -> " +
+                                        std::to_string(to) + ") must satisfy 0 <= from < to < " +
+                                        std::to_string(g.numNodes));
+    }
+    if (g.zeroField < -1 || g.zeroField >= static_cast<int>(fields_.size()))
+        throw std::invalid_argument("cell graph zero field " + std::to_string(g.zeroField) + " is out of range [-1, " +
+                                    std::to_string(fields_.size()) + ")");
+    if (g.zeroField >= 0 && (g.zeroValue < 0 || g.zeroValue >= fields_[g.zeroField].size))
+        throw std::invalid_argument("cell graph zero value " + std::to_string(g.zeroValue) + " is outside field '" +
+                                    fields_[g.zeroField].name + "' [0, " +
+                                    std::to_string(fields_[g.zeroField].size) + ")");
+    if (g.zeroField < 0) g.zeroValue = -1;
+    SpaceSpec out = *this;
+    out.cell_ = std::move(g);
+    return out;
 }
 
 }  // namespace nasaccel

@@ -4,6 +4,7 @@
 // Genes may also take skip inputs from earlier nodes (see Genome for the numbering).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nasaccel {
@@ -15,6 +16,21 @@ struct Field {
     int32_t size = 1;      // domain {0, ..., size-1}
     bool ordinal = false;  // ordinal: substitution cost grows with |a-b|; categorical: any change costs the same
     double cost = 1.0;     // weight of a change of this field in the edit distance (> 0)
+};
+
+// The genome read as a cell (as NAS-Bench-201's): gene i is the operation on edge edges[i] = (from, to)
+// of a DAG over numNodes nodes, node 0 the cell's input and node numNodes-1 its output. A gene whose
+// field zeroField holds zeroValue is a zero operation: no edge at all. Without a cell graph (numNodes
+// 0) a genome reads as a chain of nodes with skips (see Genome). Graph kernels (gp/wl.h) use it.
+struct CellGraph {
+    int numNodes = 0;
+    std::vector<std::pair<int, int>> edges;
+    int zeroField = -1;  // -1: no zero operation
+    int32_t zeroValue = -1;
+    bool empty() const { return numNodes == 0; }
+    bool operator==(const CellGraph &o) const {
+        return numNodes == o.numNodes && edges == o.edges && zeroField == o.zeroField && zeroValue == o.zeroValue;
+    }
 };
 
 class SpaceSpec {
@@ -52,6 +68,12 @@ public:
     void validate(const Genome &g) const;  // throws std::invalid_argument with check()'s message
     bool isValid(const Genome &g) const { return check(g).empty(); }
 
+    // A copy of this spec whose genomes read as the cell graph g; std::invalid_argument naming the bad
+    // edge or value unless the spec has fixed-length genomes of one gene per edge and no skips.
+    SpaceSpec withCellGraph(CellGraph g) const;
+    bool hasCellGraph() const { return !cell_.empty(); }
+    const CellGraph &cellGraph() const { return cell_; }
+
     std::string describe() const;
     bool operator==(const SpaceSpec &o) const;
 
@@ -60,6 +82,7 @@ private:
     size_t minGenes_, maxGenes_;
     int maxSkipOffset_;
     double skipCost_, indelCost_;
+    CellGraph cell_;
 };
 
 }  // namespace nasaccel

@@ -1,5 +1,6 @@
 #include "gp/data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <unordered_map>
@@ -94,34 +95,34 @@ void hammingBlock(const std::vector<GenomeView> &a, const std::vector<GenomeView
     }, 16);
 }
 
-void wlBlock(int iterations, const std::vector<GenomeView> &a, const std::vector<GenomeView> &b, double *out,
+void wlBlock(const WLFeatureSet &fa, size_t a0, size_t a1, const WLFeatureSet &fb, size_t b0, size_t b1, double *out,
              int threads) {
-    std::vector<WLFeatures> fa(a.size()), fb(b.size());
-    std::vector<double> na(a.size()), nb(b.size());
-    parallelFor(a.size(), threads, [&](size_t i) {
-        fa[i] = wlFeatures(a[i], iterations);
-        na[i] = std::sqrt(wlDot(fa[i], fa[i]));
-    }, 64);
-    parallelFor(b.size(), threads, [&](size_t j) {
-        fb[j] = wlFeatures(b[j], iterations);
-        nb[j] = std::sqrt(wlDot(fb[j], fb[j]));
-    }, 64);
     // An inverted index of the columns' labels: a row then touches only the columns sharing a label with it.
     // Deep labels are nearly unique, so this costs far less than merging every pair of feature lists. Each
     // row visits its labels in ascending order, as wlDot does, so every sum is wlDot's to the last bit.
+    const size_t m = b1 - b0;
+    if (m <= 8) {
+        // A few columns (a growing set's new points): merging sorted lists costs less than hashing every label.
+        parallelFor(a1 - a0, threads, [&](size_t i) {
+            const double na = fa.norms[a0 + i];
+            for (size_t j = 0; j < m; ++j)
+                out[i * m + j] = wlDot(fa.features[a0 + i], fb.features[b0 + j]) / (na * fb.norms[b0 + j]);
+        }, 256);
+        return;
+    }
     std::unordered_map<uint64_t, std::vector<std::pair<uint32_t, double>>> postings;
-    for (size_t j = 0; j < b.size(); ++j)
-        for (const auto &lc : fb[j]) postings[lc.first].emplace_back(static_cast<uint32_t>(j), lc.second);
-    const size_t m = b.size();
-    parallelFor(a.size(), threads, [&](size_t i) {
+    for (size_t j = 0; j < m; ++j)
+        for (const auto &lc : fb.features[b0 + j]) postings[lc.first].emplace_back(static_cast<uint32_t>(j), lc.second);
+    parallelFor(a1 - a0, threads, [&](size_t i) {
         double *row = out + i * m;
         std::fill(row, row + m, 0.0);
-        for (const auto &lc : fa[i]) {
+        for (const auto &lc : fa.features[a0 + i]) {
             auto it = postings.find(lc.first);
             if (it == postings.end()) continue;
             for (const auto &jc : it->second) row[jc.first] += lc.second * jc.second;
         }
-        for (size_t j = 0; j < m; ++j) row[j] /= na[i] * nb[j];
+        const double na = fa.norms[a0 + i];
+        for (size_t j = 0; j < m; ++j) row[j] /= na * fb.norms[b0 + j];
     }, 4);
 }
 
@@ -149,8 +150,34 @@ void sqEuclideanBlock(const KernelData &a, size_t a0, size_t a1, const KernelDat
 
 }  // namespace
 
+void WLFeatureSet::append(WLFeatureSet &&more) {
+    features.insert(features.end(), std::make_move_iterator(more.features.begin()),
+                    std::make_move_iterator(more.features.end()));
+    norms.insert(norms.end(), more.norms.begin(), more.norms.end());
+}
+
+void WLFeatureSet::truncate(size_t n) {
+    if (n < features.size()) features.resize(n);
+    if (n < norms.size()) norms.resize(n);
+}
+
+WLFeatureSet wlFeatureSet(const Population &p, size_t begin, size_t end, int iterations, int threads) {
+    const auto views = slice(p, begin, end);
+    const CellGraph &cell = p.spec().cellGraph();
+    WLFeatureSet out;
+    out.features.resize(views.size());
+    out.norms.resize(views.size());
+    // A few hundred genomes take less time than starting threads (the cache grows one point at a time).
+    if (views.size() < 256) threads = 1;
+    parallelFor(views.size(), threads, [&](size_t i) {
+        out.features[i] = wlFeatures(views[i], iterations, &cell);
+        out.norms[i] = std::sqrt(wlDot(out.features[i], out.features[i]));
+    }, 64);
+    return out;
+}
+
 void computeBlock(const MetricKey &key, const KernelData &a, size_t a0, size_t a1, const KernelData &b, size_t b0,
-                  size_t b1, MetricMatrix &out, int threads) {
+                  size_t b1, MetricMatrix &out, int threads, const WLFeatureSet *fa, const WLFeatureSet *fb) {
     const size_t n = a1 - a0, m = b1 - b0;
     out.key = key;
     if (key.metric == Metric::Hamming) {
@@ -178,9 +205,15 @@ void computeBlock(const MetricKey &key, const KernelData &a, size_t a0, size_t a
         case Metric::Hamming:
             hammingBlock(slice(a.genomes(), a0, a1), slice(b.genomes(), b0, b1), out.masks.data(), threads);
             break;
-        case Metric::WL:
-            wlBlock(key.param, slice(a.genomes(), a0, a1), slice(b.genomes(), b0, b1), out.values.data(), threads);
+        case Metric::WL: {
+            // Each side reads its genomes as its own spec's graph (a chain, or a cell).
+            WLFeatureSet la, lb;
+            if (fa == nullptr) la = wlFeatureSet(a.genomes(), a0, a1, key.param, threads);
+            if (fb == nullptr) lb = wlFeatureSet(b.genomes(), b0, b1, key.param, threads);
+            wlBlock(fa ? *fa : la, fa ? a0 : 0, fa ? a1 : n, fb ? *fb : lb, fb ? b0 : 0, fb ? b1 : m, out.values.data(),
+                    threads);
             break;
+        }
         case Metric::SqEuclidean: sqEuclideanBlock(a, a0, a1, b, b0, b1, out.values.data(), threads); break;
     }
 }
@@ -199,11 +232,13 @@ void checkKeys(const std::vector<MetricKey> &keys) {
 
 // Copies a rows x cols block into a matrix of row length ld at (r0, c0).
 void place(const MetricMatrix &blk, size_t rows, size_t cols, MetricMatrix &dst, size_t ld, size_t r0, size_t c0) {
-    for (size_t i = 0; i < rows; ++i)
-        for (size_t j = 0; j < cols; ++j) {
-            if (dst.key.metric == Metric::Hamming) dst.masks[(r0 + i) * ld + c0 + j] = blk.masks[i * cols + j];
-            else dst.values[(r0 + i) * ld + c0 + j] = blk.values[i * cols + j];
-        }
+    // Row by row: growing caches copy their whole matrix at every extension.
+    for (size_t i = 0; i < rows; ++i) {
+        if (dst.key.metric == Metric::Hamming)
+            std::copy_n(blk.masks.data() + i * cols, cols, dst.masks.data() + (r0 + i) * ld + c0);
+        else
+            std::copy_n(blk.values.data() + i * cols, cols, dst.values.data() + (r0 + i) * ld + c0);
+    }
 }
 
 void placeTransposed(const MetricMatrix &blk, size_t rows, size_t cols, MetricMatrix &dst, size_t ld, size_t r0,
@@ -233,7 +268,15 @@ DistanceCache::DistanceCache(std::vector<MetricKey> metrics, KernelData x, std::
             mats_.back().key = k;
         }
     const KernelData &yy = this->y();
-    for (auto &mm : mats_) computeBlock(mm.key, x_, 0, x_.size(), yy, 0, yy.size(), mm, threads);
+    for (auto &mm : mats_) {
+        const WLFeatureSet *fx = nullptr, *fy = nullptr;
+        if (mm.key.metric == Metric::WL) {
+            const int p = mm.key.param;
+            fx = &(xWL_[p] = wlFeatureSet(x_.genomes(), 0, x_.size(), p, threads));
+            fy = y_ ? &(yWL_[p] = wlFeatureSet(y_->genomes(), 0, y_->size(), p, threads)) : fx;
+        }
+        computeBlock(mm.key, x_, 0, x_.size(), yy, 0, yy.size(), mm, threads, fx, fy);
+    }
 }
 
 bool DistanceCache::has(const MetricKey &key) const {
@@ -249,26 +292,58 @@ const MetricMatrix &DistanceCache::matrix(const MetricKey &key) const {
                                 "' matrix: build the cache with the kernel that is evaluated on it");
 }
 
+namespace {
+
+// Appends the WL features of `more` to every kept set of `sets` (one per iterations count), undone by
+// rollback() unless commit() is called: a failed extension leaves the cache as it was.
+class FeatureAppend {
+public:
+    FeatureAppend(std::map<int, WLFeatureSet> &sets, const KernelData &more, int threads) : sets_(sets) {
+        for (auto &[p, set] : sets_) {
+            sizes_.emplace_back(p, set.size());
+            set.append(wlFeatureSet(more.genomes(), 0, more.size(), p, threads));
+        }
+    }
+    ~FeatureAppend() {
+        if (!done_)
+            for (const auto &[p, n] : sizes_) sets_[p].truncate(n);
+    }
+    void commit() { done_ = true; }
+    const WLFeatureSet *get(const MetricKey &key) {
+        return key.metric == Metric::WL ? &sets_.at(key.param) : nullptr;
+    }
+
+private:
+    std::map<int, WLFeatureSet> &sets_;
+    std::vector<std::pair<int, size_t>> sizes_;
+    bool done_ = false;
+};
+
+}  // namespace
+
 void DistanceCache::extend(const KernelData &more, int threads) {
     if (!symmetric()) throw std::invalid_argument("extend() is for self caches; use extend_rows / extend_columns");
     const size_t n = x_.size(), k = more.size(), t = n + k;
     KernelData grown = x_;
     grown.extend(more);  // checks that the kinds of input match before anything is computed
+    FeatureAppend feats(xWL_, more, threads);
     std::vector<MetricMatrix> next(mats_.size());
     for (size_t q = 0; q < mats_.size(); ++q) {
         MetricMatrix &dst = next[q];
         dst.key = mats_[q].key;
+        const WLFeatureSet *f = feats.get(dst.key);
         resize(dst, t, t);
         place(mats_[q], n, n, dst, t, 0, 0);
         MetricMatrix blk;
-        computeBlock(dst.key, grown, 0, n, grown, n, t, blk, threads);
+        computeBlock(dst.key, grown, 0, n, grown, n, t, blk, threads, f, f);
         place(blk, n, k, dst, t, 0, n);
         placeTransposed(blk, n, k, dst, t, n, 0);
-        computeBlock(dst.key, grown, n, t, grown, n, t, blk, threads);
+        computeBlock(dst.key, grown, n, t, grown, n, t, blk, threads, f, f);
         place(blk, k, k, dst, t, n, n);
     }
     x_ = std::move(grown);
     mats_ = std::move(next);
+    feats.commit();
 }
 
 void DistanceCache::extendRows(const KernelData &more, int threads) {
@@ -276,16 +351,20 @@ void DistanceCache::extendRows(const KernelData &more, int threads) {
     const size_t n = x_.size(), k = more.size(), m = y_->size();
     KernelData grown = x_;
     grown.extend(more);
+    FeatureAppend feats(xWL_, more, threads);
     std::vector<MetricMatrix> next(mats_.size());
     for (size_t q = 0; q < mats_.size(); ++q) {
         MetricMatrix blk;
-        computeBlock(mats_[q].key, grown, n, n + k, *y_, 0, m, blk, threads);
+        const MetricKey key = mats_[q].key;
+        computeBlock(key, grown, n, n + k, *y_, 0, m, blk, threads, feats.get(key),
+                     key.metric == Metric::WL ? &yWL_.at(key.param) : nullptr);
         next[q] = mats_[q];
         next[q].values.insert(next[q].values.end(), blk.values.begin(), blk.values.end());
         next[q].masks.insert(next[q].masks.end(), blk.masks.begin(), blk.masks.end());
     }
     x_ = std::move(grown);
     mats_ = std::move(next);
+    feats.commit();
 }
 
 void DistanceCache::extendColumns(const KernelData &more, int threads) {
@@ -293,6 +372,7 @@ void DistanceCache::extendColumns(const KernelData &more, int threads) {
     const size_t n = x_.size(), m = y_->size(), k = more.size(), t = m + k;
     KernelData grown = *y_;
     grown.extend(more);
+    FeatureAppend feats(yWL_, more, threads);
     std::vector<MetricMatrix> next(mats_.size());
     for (size_t q = 0; q < mats_.size(); ++q) {
         MetricMatrix &dst = next[q];
@@ -300,11 +380,13 @@ void DistanceCache::extendColumns(const KernelData &more, int threads) {
         resize(dst, n, t);
         place(mats_[q], n, m, dst, t, 0, 0);
         MetricMatrix blk;
-        computeBlock(dst.key, x_, 0, n, grown, m, t, blk, threads);
+        computeBlock(dst.key, x_, 0, n, grown, m, t, blk, threads,
+                     dst.key.metric == Metric::WL ? &xWL_.at(dst.key.param) : nullptr, feats.get(dst.key));
         place(blk, n, k, dst, t, 0, m);
     }
     y_ = std::move(grown);
     mats_ = std::move(next);
+    feats.commit();
 }
 
 }  // namespace nasaccel

@@ -8,12 +8,14 @@
 // re-applies each base kernel's cheap transform to these matrices; sets that grow (observations in
 // a Bayesian optimisation loop) extend the cache with the new rows and columns only.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "genome/population.h"
+#include "gp/wl.h"
 
 namespace nasaccel {
 
@@ -63,6 +65,19 @@ struct MetricMatrix {
     std::vector<uint64_t> masks;
 };
 
+// Weisfeiler-Lehman features (gp/wl.h) of a set of genomes and their norms. A cache keeps those of its
+// points, so a growing set computes each genome's features once.
+struct WLFeatureSet {
+    std::vector<WLFeatures> features;
+    std::vector<double> norms;
+    size_t size() const { return norms.size(); }
+    void append(WLFeatureSet &&more);
+    void truncate(size_t n);
+};
+
+// The features of genomes [begin, end) of p, read as p's spec's graph.
+WLFeatureSet wlFeatureSet(const Population &p, size_t begin, size_t end, int iterations, int threads);
+
 class DistanceCache {
 public:
     // Self cache (y absent): the symmetric matrices of x against itself. Cross cache: x rows, y columns.
@@ -88,11 +103,15 @@ private:
     KernelData x_;
     std::optional<KernelData> y_;
     std::vector<MetricMatrix> mats_;
+    // WL features of the rows (x) and, in a cross cache, of the columns (y), by iterations.
+    std::map<int, WLFeatureSet> xWL_, yWL_;
 };
 
 // Base matrices between rows [a0, a1) of a and rows [b0, b1) of b, row-major, written to out
-// (values, or masks for Hamming). Exposed for tests and benchmarks.
+// (values, or masks for Hamming). For WL, fa / fb may hold the features of every row of a / b, which
+// are then not recomputed. Exposed for tests and benchmarks.
 void computeBlock(const MetricKey &key, const KernelData &a, size_t a0, size_t a1, const KernelData &b, size_t b0,
-                  size_t b1, MetricMatrix &out, int threads);
+                  size_t b1, MetricMatrix &out, int threads, const WLFeatureSet *fa = nullptr,
+                  const WLFeatureSet *fb = nullptr);
 
 }  // namespace nasaccel

@@ -26,15 +26,17 @@ from .acquisition import (
     ACQUISITIONS,
     expected_improvement,
     local_penalties,
+    log_expected_improvement,
     probability_of_improvement,
     thompson_sample,
     upper_confidence_bound,
 )
 from .model import GaussianProcess, as_kernel_data
-from .pool import mutation_pool, whole_space
+from .pool import CandidatePool, mutation_pool, whole_space
 
 __all__ = [
     "ACQUISITIONS",
+    "CandidatePool",
     "ConstantKernel",
     "DistanceCache",
     "EditDistanceKernel",
@@ -50,6 +52,7 @@ __all__ = [
     "as_kernel_data",
     "expected_improvement",
     "local_penalties",
+    "log_expected_improvement",
     "mutation_pool",
     "probability_of_improvement",
     "thompson_sample",

@@ -10,6 +10,7 @@ __all__ = [
     "ACQUISITIONS",
     "expected_improvement",
     "local_penalties",
+    "log_expected_improvement",
     "probability_of_improvement",
     "thompson_sample",
     "upper_confidence_bound",
@@ -43,6 +44,47 @@ def expected_improvement(mean, std, best: float, xi: float = 0.0) -> np.ndarray:
     z = imp[pos] / std[pos]
     out[pos] = imp[pos] * ndtr(z) + std[pos] * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
     return np.maximum(out, 0.0)
+
+
+def _log_h(z: np.ndarray) -> np.ndarray:
+    """log(phi(z) + z Phi(z)), accurate where it underflows (z far below 0), after Ament et al., NeurIPS 2023."""
+    from scipy.special import erfcx, log_ndtr
+
+    out = np.empty_like(z)
+    hi = z > -1.0
+    zh = z[hi]
+    out[hi] = np.log(np.exp(-0.5 * zh * zh) * _INV_SQRT_2PI + zh * np.exp(log_ndtr(zh)))
+    far = z < -1e3
+    mid = ~hi & ~far
+    zm = z[mid]
+    # phi(z) + z Phi(z) = phi(z) (1 - |z| sqrt(pi/2) erfcx(-z/sqrt 2)); the bracket is about 1/z^2 for z << 0.
+    t = np.log(-zm * erfcx(-zm / math.sqrt(2.0))) + 0.5 * math.log(math.pi / 2.0)
+    near = t > -math.log(2.0)
+    log1mexp = np.empty_like(t)
+    log1mexp[near] = np.log(-np.expm1(t[near]))
+    log1mexp[~near] = np.log1p(-np.exp(t[~near]))
+    out[mid] = -0.5 * zm * zm - 0.5 * math.log(2.0 * math.pi) + log1mexp
+    # Beyond, the bracket's cancellation costs digits: its asymptotic series 1/z^2 (1 - 3/z^2) is exact to rounding.
+    zf = z[far]
+    with np.errstate(over="ignore"):  # beyond 1e154 standard deviations log EI is -inf
+        out[far] = -0.5 * zf * zf - 0.5 * math.log(2.0 * math.pi) - 2.0 * np.log(-zf) + np.log1p(-3.0 / (zf * zf))
+    return out
+
+
+def log_expected_improvement(mean, std, best: float, xi: float = 0.0) -> np.ndarray:
+    """log E[max(f - best - xi, 0)] under N(mean, std^2), finite wherever std > 0.
+
+    Expected improvement underflows to exactly 0 once the mean lies some 38 standard deviations below
+    ``best``; a confident posterior then ties every candidate at 0 and its argmax says nothing. The log
+    keeps them ordered. Where std is 0 it is log(max(mean - best - xi, 0)) (-inf without improvement).
+    """
+    mean, std = _check(mean, std)
+    imp = mean - best - xi
+    with np.errstate(divide="ignore"):
+        out = np.log(np.maximum(imp, 0.0))
+    pos = std > 0
+    out[pos] = _log_h(imp[pos] / std[pos]) + np.log(std[pos])
+    return out
 
 
 def probability_of_improvement(mean, std, best: float, xi: float = 0.0) -> np.ndarray:

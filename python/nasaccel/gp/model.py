@@ -15,17 +15,26 @@ __all__ = ["GaussianProcess", "as_kernel_data", "blas_threads"]
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+_CONTROLLER: Any = None
+
+
 def blas_threads(n: int | None):
     """A context limiting BLAS to one thread for small matrices (``n`` < 512): spawning BLAS threads costs
     far more than the work there, and dozens of times more on a loaded machine. Needs ``threadpoolctl``
-    (a scikit-learn dependency); without it, nothing is limited."""
+    (a scikit-learn dependency); without it, nothing is limited. The loaded BLAS libraries are looked up
+    once: each lookup reads the process's memory map, which costs more than a small GP step."""
+    global _CONTROLLER
     if n is not None and n >= 512:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if _CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            return contextlib.nullcontext()
+        import scipy.linalg  # noqa: F401  (scipy may bring its own BLAS: load it before the lookup)
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def as_kernel_data(x: Any) -> KernelData:

@@ -59,7 +59,9 @@ class NB201CellSpace(SearchSpace):
         self.channels = check_int("channels", channels)
         self.num_classes = check_int("num_classes", num_classes)
         self.input_channels = check_int("input_channels", input_channels)
-        self._spec = SpaceSpec([Field("op", len(NB201_OPS))], len(NB201_EDGES), len(NB201_EDGES))
+        # Graph kernels read a genome as the cell itself (operations on edges, "none" as no edge).
+        self._spec = SpaceSpec([Field("op", len(NB201_OPS))], len(NB201_EDGES), len(NB201_EDGES)).with_cell_graph(
+            4, [(frm, to) for to, frm in NB201_EDGES], zero=("op", NB201_OPS.index("none")))
 
     def _gene_label(self, i: int) -> str:
         to, frm = NB201_EDGES[i]

@@ -25,12 +25,13 @@ from ..gp.acquisition import (
     ACQUISITIONS,
     expected_improvement,
     local_penalties,
+    log_expected_improvement,
     probability_of_improvement,
     thompson_sample,
     upper_confidence_bound,
 )
 from ..gp.model import GaussianProcess, blas_threads
-from ..gp.pool import mutation_pool, whole_space
+from ..gp.pool import CandidatePool, whole_space
 from ..trial import Trial, TrialState
 from .base import SearchExhausted, Strategy
 
@@ -40,27 +41,35 @@ MULTI_OBJECTIVE = ("first", "parego")
 TRANSFORMS = ("copula", "none")
 
 
+def _base_kernel(name: str, spec: SpaceSpec) -> Kernel:
+    bounds = (1e-2, 1e3)
+    if name == "edit":
+        return EditDistanceKernel(1.0, length_scale_bounds=bounds)
+    if name == "edit_squared":
+        return EditDistanceKernel(1.0, squared=True, length_scale_bounds=bounds)
+    if name == "wl":
+        return WLKernel(2)
+    if name == "hamming":
+        return HammingKernel(1.0, length_scale_bounds=bounds)
+    return HammingKernel([1.0] * spec.max_genes, length_scale_bounds=bounds)
+
+
 def build_kernel(name: str, spec: SpaceSpec) -> Kernel:
-    """The kernel ``name`` (one of ``KERNELS``) scaled by a fitted constant, for genomes of ``spec``."""
+    """The kernel ``name`` (one of ``KERNELS``) for genomes of ``spec``: each base kernel named between "+"
+    scaled by its own fitted constant, and the scaled kernels summed."""
     if name not in KERNELS:
         raise ValueError(f"unknown kernel {name!r}; known: {list(KERNELS)}")
-    if name.startswith("hamming") and not spec.fixed_length:
-        raise ValueError(f"kernel {name!r} needs fixed-length genomes; this space has {spec.min_genes}..{spec.max_genes}")
-    if name.startswith("hamming") and spec.max_genes > 64:
-        raise ValueError(f"kernel {name!r} supports at most 64 genes, this space has {spec.max_genes}")
-    bounds = (1e-2, 1e3)
-    amp = ConstantKernel(1.0, (1e-3, 1e3))
-    if name == "edit":
-        return amp * EditDistanceKernel(1.0, length_scale_bounds=bounds)
-    if name == "edit_squared":
-        return amp * EditDistanceKernel(1.0, squared=True, length_scale_bounds=bounds)
-    if name == "wl":
-        return amp * WLKernel(2)
-    if name == "edit+wl":
-        return amp * EditDistanceKernel(1.0, length_scale_bounds=bounds) + ConstantKernel(1.0, (1e-3, 1e3)) * WLKernel(2)
-    if name == "hamming":
-        return amp * HammingKernel(1.0, length_scale_bounds=bounds)
-    return amp * HammingKernel([1.0] * spec.max_genes, length_scale_bounds=bounds)
+    parts = name.split("+")
+    if any(p.startswith("hamming") for p in parts):
+        if not spec.fixed_length:
+            raise ValueError(f"kernel {name!r} needs fixed-length genomes; this space has {spec.min_genes}..{spec.max_genes}")
+        if spec.max_genes > 64:
+            raise ValueError(f"kernel {name!r} supports at most 64 genes, this space has {spec.max_genes}")
+    kernel = None
+    for part in parts:
+        scaled = ConstantKernel(1.0, (1e-3, 1e3)) * _base_kernel(part, spec)
+        kernel = scaled if kernel is None else kernel + scaled
+    return kernel
 
 
 def copula(y: np.ndarray) -> np.ndarray:
@@ -78,17 +87,30 @@ def copula(y: np.ndarray) -> np.ndarray:
 
 def pruned_expected_improvement(gp: GaussianProcess, ks: np.ndarray, best: float, xi: float, excluded: np.ndarray,
                                 chunk: int = 512) -> np.ndarray:
-    """Expected improvement where it can be the largest, -inf elsewhere; the same argmax as computing it everywhere.
+    """The log of expected improvement where it can be the largest, -inf elsewhere; the same argmax as
+    computing it everywhere.
 
     The posterior mean costs one product with the cross Gram matrix; the variance costs a triangular solve per
-    candidate. EI grows with the standard deviation, which never exceeds the prior's, so EI at the prior standard
-    deviation bounds it: candidates are visited by decreasing bound and their exact EI computed in chunks until
-    the next bound falls below the best exact value found (a whole space of 15,625 cells then needs a few chunks).
+    candidate. EI grows with the standard deviation, which never exceeds sqrt(k(x,x) - |k_x|^2 / lambda_max) (k_x
+    the candidate's cross-covariances, lambda_max the largest eigenvalue of the training covariance), so EI there
+    bounds it: candidates are visited by decreasing bound and their exact EI computed in chunks until the next
+    bound falls below the best exact value found (a whole space of 15,625 cells then needs a few chunks).
+    Logs keep the order where EI itself underflows to 0 (a confident posterior far below the incumbent).
     """
     terms = gp.posterior_terms()
     mean = gp.predict(cross=ks)
-    prior_sd = math.sqrt(max(gp.kernel.diag_value, 0.0)) * terms["y_std"]
-    bound = expected_improvement(mean, np.full(len(mean), prior_sd), best, xi)
+    # var = k(x,x) - k^T A^-1 k with A = L L^T, and k^T A^-1 k >= |k|^2 / lambda_max(A): a bound on the standard
+    # deviation far below the prior's once the observations are many, at the cost of the rows' norms.
+    L = terms["L"]
+    if len(L) <= 400:
+        lam = float(np.linalg.eigvalsh(L @ L.T)[-1]) if len(L) else 1.0
+    else:  # ||L||_2^2 <= ||L||_1 ||L||_inf: an upper bound (so still a valid one) in O(n^2), not O(n^3)
+        absL = np.abs(L)
+        lam = float(absL.sum(axis=0).max() * absL.sum(axis=1).max())
+    var_bound = gp.kernel.diag_value - np.einsum("ij,ij->i", ks, ks) / lam
+    # A relative margin keeps rounding from making the bound smaller than the exact variance.
+    sd_bound = np.sqrt(np.maximum(var_bound, 0.0) + 1e-9 * abs(gp.kernel.diag_value)) * terms["y_std"]
+    bound = log_expected_improvement(mean, sd_bound, best, xi)
     bound[excluded] = -np.inf
     order = np.lexsort((np.arange(len(bound)), -bound))
     score = np.full(len(mean), -np.inf)
@@ -96,10 +118,10 @@ def pruned_expected_improvement(gp: GaussianProcess, ks: np.ndarray, best: float
     for start in range(0, len(order), chunk):
         idx = order[start : start + chunk]
         # A small margin keeps rounding from cutting off a candidate whose exact EI equals the bound.
-        if not np.isfinite(bound[idx[0]]) or bound[idx[0]] < top - 1e-12 * (1.0 + abs(top)):
+        if not np.isfinite(bound[idx[0]]) or bound[idx[0]] < top - 1e-9 * (1.0 + abs(top)):
             break
         m, sd = gp.predict(cross=ks[idx], return_std=True)
-        e = expected_improvement(m, sd, best, xi)
+        e = log_expected_improvement(m, sd, best, xi)
         score[idx] = e
         top = max(top, float(e.max()))
     return score
@@ -128,7 +150,8 @@ class BayesOpt(Strategy):
     ----------
     kernel
         One of ``KERNELS``: "edit" (exp(-d/l), weighted edit distance), "edit_squared", "wl" (Weisfeiler-Lehman
-        subtree), "edit+wl", "hamming" or "hamming_ard" (fixed-length genomes only); each scaled by a fitted constant.
+        subtree, h = 2, on the genome's graph: the cell itself in cell spaces such as NAS-Bench-201), "edit+wl",
+        "hamming" or "hamming_ard" (fixed-length genomes only); each scaled by a fitted constant.
     acquisition
         "ei" (expected improvement), "ucb", "pi" or "thompson".
     n_init
@@ -149,6 +172,9 @@ class BayesOpt(Strategy):
         Thompson sampling draws jointly over this many candidates (the best by UCB).
     transform
         "copula" (default): the GP models the normal quantiles of the results' ranks; "none": the results.
+    cache_pool
+        Keep the pool's blocks and their distances between steps (``CandidatePool``); False recomputes them
+        (the same proposals, slower).
     """
 
     name = "bayesopt"
@@ -170,6 +196,7 @@ class BayesOpt(Strategy):
         kappa: float = 2.0,
         thompson_candidates: int = 500,
         transform: str = "copula",
+        cache_pool: bool = True,
     ) -> None:
         super().__init__()
         if kernel not in KERNELS:
@@ -185,6 +212,8 @@ class BayesOpt(Strategy):
                           ("n_restarts", n_restarts, 0), ("thompson_candidates", thompson_candidates, 1)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"{nm} must be an integer >= {lo}, got {v!r}")
+        if not isinstance(cache_pool, (bool, np.bool_)):
+            raise ValueError(f"cache_pool must be a bool, got {cache_pool!r}")
         if transform not in TRANSFORMS:
             raise ValueError(f"unknown transform {transform!r}; known: {list(TRANSFORMS)}")
         if not 0.0 <= random_fraction <= 1.0:
@@ -199,6 +228,7 @@ class BayesOpt(Strategy):
         self.refit_every, self.n_restarts = int(refit_every), int(n_restarts)
         self.xi, self.kappa, self.thompson_candidates = float(xi), float(kappa), int(thompson_candidates)
         self.transform = transform
+        self.cache_pool = bool(cache_pool)
         self._reset()
 
     def params(self) -> dict[str, Any]:
@@ -208,6 +238,7 @@ class BayesOpt(Strategy):
             "exhaustive_max": self.exhaustive_max, "batch": self.batch, "multi_objective": self.multi_objective,
             "refit_every": self.refit_every, "n_restarts": self.n_restarts, "xi": self.xi, "kappa": self.kappa,
             "thompson_candidates": self.thompson_candidates, "transform": self.transform,
+            "cache_pool": self.cache_pool,
         }
 
     # ---------------------------------------------------------------- state
@@ -221,12 +252,14 @@ class BayesOpt(Strategy):
         self.theta: list[float] | None = None
         self.noise = 1e-3
         self.fitted_at = -1  # number of complete results at the last hyper-parameter fit
+        self.pool_seed: int | None = None  # drawn at the first pool step
         self.diagnostics: dict[str, Any] = {}
         self._kernel: Kernel | None = None
         self._self_cache: DistanceCache | None = None
         self._space_pop: Population | None = None
         self._space_cache: DistanceCache | None = None
         self._space_index: np.ndarray | None = None  # space index of each point (whole-space mode)
+        self._pool: CandidatePool | None = None
 
     def _setup(self) -> None:
         self._reset()
@@ -239,7 +272,7 @@ class BayesOpt(Strategy):
             "points": list(self.points), "status": list(self.status), "values": [None if v is None else list(v)
                                                                                   for v in self.values],
             "violations": list(self.violations), "theta": self.theta, "noise": self.noise,
-            "fitted_at": self.fitted_at,
+            "fitted_at": self.fitted_at, "pool_seed": self.pool_seed,
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -255,6 +288,8 @@ class BayesOpt(Strategy):
         self.theta = None if state["theta"] is None else [float(t) for t in state["theta"]]
         self.noise = float(state["noise"])
         self.fitted_at = int(state["fitted_at"])
+        seed = state.get("pool_seed")
+        self.pool_seed = None if seed is None else int(seed)
 
     # ---------------------------------------------------------------- points and caches
 
@@ -384,14 +419,15 @@ class BayesOpt(Strategy):
         else:
             incumbents = [Genome.from_text(self.points[complete[j]]) for j in np.argsort(-y, kind="stable")
                           [: self.n_incumbents]]
-            exclude = np.array([Genome.from_text(t).hash() for t in self.points], dtype=np.uint64)
-            cands = mutation_pool(spec, incumbents, self.pool_size, self.rng.next() % 2**63, self.random_fraction,
-                                  exclude=exclude)
-            if len(cands) == 0:
+            if self._pool is None:
+                if self.pool_seed is None:
+                    self.pool_seed = self.rng.next() % 2**63
+                self._pool = CandidatePool(kernel, spec, self.pool_size, self.n_incumbents, self.random_fraction,
+                                           self.pool_seed, cached=self.cache_pool)
+            # The pool and its distances to the points are kept between steps (see CandidatePool).
+            cands, k_cross_all, excluded = self._pool.candidates(incumbents, self._self_cache.x, len(self.points))
+            if len(cands) == 0 or excluded.all():
                 return self._propose_random()
-            cache = DistanceCache(kernel, cands, self._self_cache.x)
-            k_cross_all = kernel.gram(cache)
-            excluded = np.zeros(len(cands), bool)
         best = float(np.max(y))
         ks = k_cross_all[:, rows]
         if self.acquisition == "ei" and not (pending and self.batch == "local_penalization"):
