@@ -17,8 +17,8 @@ Usage:
 3. Times every network the same way, in this one process: ONNX Runtime, 1 intra-op thread, batch 1 and 256,
    the C++ harness (overhead subtracted), ``--rounds`` interleaved rounds, the minimum of the round medians.
    The front's networks are the graphs ``nasaccel export`` writes (batch norm folded, trained weights);
-   the paper CNN is ``torch.onnx.export`` of its module, in the height-1 2-D layout nasaccel's graphs use
-   (the reference) and as exported from ``Conv1d`` (printed beside it). Latencies are also given as ratios to the paper
+   the paper CNN is ``torch.onnx.export`` of its module, both as exported from ``Conv1d`` and in the height-1
+   2-D layout nasaccel's graphs use; its reference time at each batch size is the faster of the two. Latencies are also given as ratios to the paper
    CNN measured in the same rounds: the machine is shared, so absolute times are pessimistic.
 """
 
@@ -237,7 +237,7 @@ def onnx_models(front_space, front, stored, batch: int) -> dict[str, bytes]:
     from nasaccel.latency.adapters import genome_onnx
 
     models = {}
-    # The paper CNN in both layouts; the faster (height-1) one is the reference the front must beat.
+    # The paper CNN in both layouts; at each batch size the faster one is the reference the front must beat.
     for key, module in (("paper CNN", paper_cnn_height1()), ("paper CNN (N, C, L) layout", paper_cnn())):
         f = io.BytesIO()
         with warnings.catch_warnings():
@@ -331,6 +331,9 @@ def main() -> None:
     for k in lat[256]:
         print(f"  {k}: wall {wall[1][k]:.1f} / {wall[256][k]:.0f} us, thread CPU {cpu[1][k]:.1f} / {cpu[256][k]:.0f} us "
               "(batch 1 / 256)")
+    # The paper CNN's reference time is the faster of its two layouts at each batch size.
+    for d in (lat[1], lat[256]):
+        d["paper CNN"] = min(d["paper CNN"], d.pop("paper CNN (N, C, L) layout"))
     p1, p256 = lat[1]["paper CNN"], lat[256]["paper CNN"]
 
     rows = []
