@@ -68,14 +68,23 @@ def test_metrics_are_fractions_and_counts(m1d, space):
     assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
 
 
+def _twice_and_contrast(space, make, seed, make_other, other_seed):
+    """Metrics (without wall time) of ``make()`` evaluated twice at ``seed``, then of ``make_other()`` at
+    ``other_seed``; and whether the two repeats' learning curves agree."""
+    runs = [_evaluate(f(), space, seed=s) for f, s in ((make, seed), (make, seed), (make_other, other_seed))]
+    for m, _ in runs:
+        m.pop("train_time_s")
+    (a, ca), (b, cb), (c, _) = runs
+    return a, b, c, ca.curve == cb.curve
+
+
 def test_same_seed_and_arch_give_identical_metrics(m1d, space):
     """Two evaluations with the same (seed, arch) agree bit for bit; another seed changes the result."""
-    a, ca = _evaluate(TorchTrainer(m1d, epochs=2), space, seed=7)
-    b, cb = _evaluate(TorchTrainer(m1d, epochs=2), space, seed=7)
-    c, _ = _evaluate(TorchTrainer(m1d, epochs=2), space, seed=8)
-    for m in (a, b, c):
-        m.pop("train_time_s")
-    assert a == b and ca.curve == cb.curve
+    def make():
+        return TorchTrainer(m1d, epochs=2)
+
+    a, b, c, same_curve = _twice_and_contrast(space, make, 7, make, 8)
+    assert a == b and same_curve
     assert a["val_loss"] != c["val_loss"]
 
 
@@ -354,12 +363,10 @@ def test_augmentation_changes_only_training_batches(m1d, space):
 def test_augmented_training_is_deterministic_per_seed(m1d, space):
     """With augmentation the same (seed, arch) gives identical metrics; they differ from training without it."""
     aug = {"shift": 8, "stretch": 0.1, "scale": 0.1, "noise": 0.05}
-    a, ca = _evaluate(TorchTrainer(m1d, epochs=2, augment=aug), space, seed=3)
-    b, cb = _evaluate(TorchTrainer(m1d, epochs=2, augment=aug), space, seed=3)
-    c, _ = _evaluate(TorchTrainer(m1d, epochs=2), space, seed=3)
-    for m in (a, b, c):
-        m.pop("train_time_s")
-    assert a == b and ca.curve == cb.curve
+    a, b, c, same_curve = _twice_and_contrast(
+        space, lambda: TorchTrainer(m1d, epochs=2, augment=aug), 3, lambda: TorchTrainer(m1d, epochs=2), 3
+    )
+    assert a == b and same_curve
     assert a["train_loss"] != c["train_loss"]
 
 
