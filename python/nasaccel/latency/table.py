@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -218,28 +218,51 @@ def nb201_terms(network: NB201Network) -> Counter[Term]:
     cell that cuts its input from its output makes the whole network constant: only the
     constant term is left.
     """
-    t: Counter[Term] = Counter({CONSTANT: 1})
-    depends, needed = nb201_cell_liveness(network.ops)
-    if not depends[3]:
-        return t
-    h, w = network.input_shape[1:]
-    t[(f"nb201.stem|{h}x{w}", network.input_shape[0], network.channels)] += 1
     relu_only = _nb201_reads_input_by_relu_only(network.ops)
-    for stage, (c, hw) in enumerate(network.stage_shapes()):
-        size = size_text(hw)
-        if stage > 0:
-            t[(f"nb201.reduction|{size_text((hw[0] * 2, hw[1] * 2))}", c // 2, c)] += 1
+    cell_input = "conv"
+
+    def stage_terms(t: Counter[Term], c: int, size: str) -> None:
+        nonlocal cell_input
         cell_input = "conv"  # the stem and the reduction blocks end in a convolution (the reduction's sum is fused)
         for k in range(network.cells_per_stage):
             last = k == network.cells_per_stage - 1
             ev, cell_input = _nb201_cell(network.ops, cell_input, relu_only and not last)
             for kind, n in ev.items():
                 t[(f"nb201.{kind}|{size}", c, c)] += n
-    hw = network.stage_shapes()[-1][1]
-    if cell_input == "nchw":
-        # The final BN-ReLU reads a plain-layout tensor: it stays a BN and a ReLU instead of a fused conv.
-        t[(f"nb201.lastact.nchw|{size_text(hw)}", 4 * network.channels, 4 * network.channels)] += 1
-    t[(f"nb201.head|{size_text(hw)}|n{network.num_classes}", 4 * network.channels, network.num_classes)] += 1
+
+    def final_terms(t: Counter[Term], size: str) -> None:
+        if cell_input == "nchw":
+            # The final BN-ReLU reads a plain-layout tensor: it stays a BN and a ReLU instead of a fused conv.
+            t[(f"nb201.lastact.nchw|{size}", 4 * network.channels, 4 * network.channels)] += 1
+
+    return _nb201_network_terms(network, stage_terms, final_terms)
+
+
+def _nb201_network_terms(
+    network: NB201Network,
+    stage_terms: Callable[[Counter[Term], int, str], None],
+    final_terms: Callable[[Counter[Term], str], None] | None = None,
+) -> Counter[Term]:
+    """The frame both NB201 models share, in this order: the constant, the stem, per stage its reduction block (from
+    the second stage on) then ``stage_terms(t, channels, size)``, then ``final_terms(t, last size)`` and the head.
+
+    A cell that cuts its input from its output makes the whole network constant: only the constant term is left.
+    (The order is the order of a table's columns, so it is kept fixed.)
+    """
+    t: Counter[Term] = Counter({CONSTANT: 1})
+    depends, _ = nb201_cell_liveness(network.ops)
+    if not depends[3]:
+        return t
+    h, w = network.input_shape[1:]
+    t[(f"nb201.stem|{h}x{w}", network.input_shape[0], network.channels)] += 1
+    for stage, (c, hw) in enumerate(network.stage_shapes()):
+        if stage > 0:
+            t[(f"nb201.reduction|{size_text((hw[0] * 2, hw[1] * 2))}", c // 2, c)] += 1
+        stage_terms(t, c, size_text(hw))
+    size = size_text(network.stage_shapes()[-1][1])
+    if final_terms is not None:
+        final_terms(t, size)
+    t[(f"nb201.head|{size}|n{network.num_classes}", 4 * network.channels, network.num_classes)] += 1
     return t
 
 
@@ -248,16 +271,9 @@ def nb201_op_terms(network: NB201Network) -> Counter[Term]:
 
     Kept to compare against :func:`nb201_terms` on the same measurements (``bench/bench_latency.py``).
     """
-    t: Counter[Term] = Counter({CONSTANT: 1})
     depends, needed = nb201_cell_liveness(network.ops)
-    if not depends[3]:
-        return t
-    h, w = network.input_shape[1:]
-    t[(f"nb201.stem|{h}x{w}", network.input_shape[0], network.channels)] += 1
-    for stage, (c, hw) in enumerate(network.stage_shapes()):
-        size = size_text(hw)
-        if stage > 0:
-            t[(f"nb201.reduction|{size_text((hw[0] * 2, hw[1] * 2))}", c // 2, c)] += 1
+
+    def stage_terms(t: Counter[Term], c: int, size: str) -> None:
         relu_sources = {
             frm
             for (to, frm), op in zip(NB201_EDGES, network.ops)
@@ -277,9 +293,8 @@ def nb201_op_terms(network: NB201Network) -> Counter[Term]:
                     t[(f"nb201.{_NB201_TERM[op]}|{size}", c, c)] += network.cells_per_stage
             if inputs > 1:
                 t[(f"nb201.add|{size}", c, c)] += (inputs - 1) * network.cells_per_stage
-    hw = network.stage_shapes()[-1][1]
-    t[(f"nb201.head|{size_text(hw)}|n{network.num_classes}", 4 * network.channels, network.num_classes)] += 1
-    return t
+
+    return _nb201_network_terms(network, stage_terms)
 
 
 def macro_terms(network: MacroNetwork) -> Counter[Term]:
