@@ -29,3 +29,22 @@ def benchmarks_dir() -> Path:
     if d is None:
         pytest.fail("benchmark tables not found: set NASACCEL_BENCHMARKS or keep ../shared/benchmarks beside the repo")
     return d
+
+
+@pytest.fixture(scope="session")
+def check_canonical_round_trip():
+    """``check(space, genome)``: text, decisions and decode all describe exactly the canonical form of ``genome``
+    (canonicalize is idempotent); returns the JSON round-tripped decode for space-specific checks."""
+    import json
+
+    def check(space, g):
+        c = space.canonicalize(g)
+        assert space.canonicalize(c) == c
+        t = space.to_text(g)
+        assert space.from_text(t) == c and space.to_text(c) == t
+        assert space.genome_from_decisions(space.decisions_of(g)) == c
+        d = json.loads(json.dumps(space.decode(g)))
+        assert d == space.decode(c) and d["text"] == t
+        return d
+
+    return check
