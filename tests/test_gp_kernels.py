@@ -117,7 +117,8 @@ def test_hamming_kernel_matches_brute_force():
 
 
 @pytest.mark.parametrize("kernel", [lambda: 2.0 * EditDistanceKernel(1.5), lambda: EditDistanceKernel(2.0, squared=True),
-                                    lambda: WLKernel(3) * EditDistanceKernel(4.0) + 0.5 * WLKernel(1)])
+                                    lambda: WLKernel(3) * EditDistanceKernel(4.0) + 0.5 * WLKernel(1),
+                                    lambda: 1.5 * WLKernel(2, length_scale=0.7) + WLKernel(1)])
 def test_gradients_match_finite_differences(kernel):
     """dK/dtheta of genome kernels (and their compositions) matches finite differences in log space."""
     k = kernel()
@@ -134,7 +135,7 @@ def test_gradients_match_finite_differences(kernel):
 
 
 @pytest.mark.parametrize("make", [lambda: EditDistanceKernel(2.0), lambda: WLKernel(2), lambda: HammingKernel(1.5),
-                                  lambda: EditDistanceKernel(1.0) + WLKernel(2)])
+                                  lambda: EditDistanceKernel(1.0) + WLKernel(2), lambda: WLKernel(2, length_scale=0.5)])
 def test_genome_gram_matrices_are_symmetric_with_constant_diagonal(make):
     """Self Gram matrices of genome kernels are exactly symmetric, with diag_value on the diagonal."""
     k = make()
@@ -151,6 +152,38 @@ def test_wl_kernel_is_psd(seed, n, iterations):
     pop = chain_pop(n, seed)
     K = WLKernel(iterations)(pop)
     assert np.linalg.eigvalsh(K).min() > -1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 60), iterations=st.integers(0, 3),
+       length_scale=st.floats(0.05, 20.0))
+def test_wl_rbf_kernel_is_the_rbf_of_the_normalised_features_and_psd(seed, n, iterations, length_scale):
+    """With a length scale l the WL kernel is exp(-(1 - s) / l^2), s the normalised WL similarity: the RBF
+    exp(-|u - v|^2 / (2 l^2)) of the unit-length feature vectors, positive semi-definite on random cell sets."""
+    pop = Population.random(CELL, n, seed)
+    s = WLKernel(iterations)(pop)
+    K = WLKernel(iterations, length_scale=length_scale)(pop)
+    np.testing.assert_allclose(K, np.exp(-np.maximum(1.0 - s, 0.0) / length_scale**2), rtol=1e-12, atol=0)
+    labels = sorted({lab for g in pop for lab, _ in wl_features(CELL, g, iterations)})
+    col = {lab: j for j, lab in enumerate(labels)}
+    u = np.zeros((n, len(labels)))
+    for i, g in enumerate(pop):
+        for lab, c in wl_features(CELL, g, iterations):
+            u[i, col[lab]] = c
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    np.testing.assert_allclose(K, skk.RBF(length_scale)(u), rtol=0, atol=1e-10)
+    assert np.array_equal(K, K.T) and np.linalg.eigvalsh(K).min() > -1e-9
+
+
+def test_wl_length_scale_is_a_hyper_parameter():
+    """The plain WL kernel has no hyper-parameter; with a length scale it has one, named, bounded, in log space."""
+    assert WLKernel(2).length_scale is None and len(WLKernel(2).theta) == 0
+    k = WLKernel(2, length_scale=0.5, length_scale_bounds=(0.01, 10.0))
+    assert k.length_scale == 0.5 and k.theta == pytest.approx([np.log(0.5)])
+    assert k.hyperparameter_names == ["length_scale"] and k.n_params == 1
+    np.testing.assert_allclose(k.bounds, np.log([[0.01, 10.0]]))
+    k.theta = [np.log(2.0)]
+    assert k.length_scale == pytest.approx(2.0) and "length_scale=2" in repr(k)
 
 
 def test_wl_kernel_sees_graph_structure():
@@ -248,6 +281,9 @@ def test_threads_do_not_change_results():
         (lambda: RBFKernel(float("nan")), "length_scale"),
         (lambda: HammingKernel([]), "at least one"),
         (lambda: WLKernel(-1), "iterations"),
+        (lambda: WLKernel(2, length_scale=0.0), "length_scale"),
+        (lambda: WLKernel(2, length_scale="1"), "length_scale"),
+        (lambda: WLKernel(2, length_scale=1.0, length_scale_bounds=(1.0, 0.5)), "bounds"),
         (lambda: ConstantKernel(0.0), "constant_value"),
     ],
 )

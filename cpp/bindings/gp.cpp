@@ -268,15 +268,25 @@ void bindGp(py::module_ &m) {
              py::arg("length_scale") = 1.0, py::arg("length_scale_bounds") = py::make_tuple(kDefaultLo, kDefaultHi));
 
     py::class_<WLKernel, Kernel, std::shared_ptr<WLKernel>>(
-        m, "WLKernel", "Normalised Weisfeiler-Lehman subtree kernel on the genome's graph (PSD).")
-        .def(py::init([](py::object it) {
+        m, "WLKernel",
+        "Normalised Weisfeiler-Lehman subtree kernel on the genome's graph (PSD): the cosine similarity s of the "
+        "subtree-count features; with a length_scale l, exp(-(1 - s) / l^2), an RBF on the normalised features.")
+        .def(py::init([](py::object it, py::object l, py::object b) -> std::shared_ptr<WLKernel> {
                  if (!PyIndex_Check(it.ptr()))
                      throw py::value_error("iterations must be an integer, got " + py::repr(it).cast<std::string>());
                  const auto v = it.cast<long long>();
                  if (v < 0 || v > 64) throw py::value_error("iterations " + std::to_string(v) + " is out of range [0, 64]");
-                 return std::make_shared<WLKernel>(static_cast<int>(v));
+                 if (l.is_none()) return std::make_shared<WLKernel>(static_cast<int>(v));
+                 if (!isNumber(l))
+                     throw py::value_error("length_scale must be a number or None, got " + py::repr(l).cast<std::string>());
+                 auto bb = boundsArg(b, "length_scale_bounds");
+                 return std::make_shared<WLKernel>(static_cast<int>(v), l.cast<double>(), bb.first, bb.second);
              }),
-             py::arg("iterations") = 2)
+             py::arg("iterations") = 2, py::arg("length_scale") = py::none(),
+             py::arg("length_scale_bounds") = py::make_tuple(kDefaultLo, kDefaultHi))
+        .def_property_readonly("length_scale", [](const WLKernel &k) -> py::object {
+            return k.hasLengthScale() ? py::object(py::float_(k.lengthScale())) : py::object(py::none());
+        })
         .def_property_readonly("iterations", &WLKernel::iterations);
 
     m.def(

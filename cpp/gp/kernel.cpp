@@ -1,5 +1,6 @@
 #include "gp/kernel.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -183,12 +184,45 @@ WLKernel::WLKernel(int iterations) : iterations_(iterations) {
     if (iterations < 0 || iterations > 64)
         throw std::invalid_argument("Weisfeiler-Lehman iterations must be in [0, 64], got " + std::to_string(iterations));
 }
-std::string WLKernel::describe() const { return "WLKernel(iterations=" + std::to_string(iterations_) + ")"; }
-void WLKernel::evalRow(const DistanceCache &cache, size_t i, double *k, double *const *) const {
+WLKernel::WLKernel(int iterations, double l, double lo, double hi) : WLKernel(iterations) {
+    Positive("Weisfeiler-Lehman length_scale", l, lo, hi);
+    rbf_ = true;
+    l_ = l;
+    lo_ = lo;
+    hi_ = hi;
+}
+void WLKernel::paramNames(const std::string &prefix, std::vector<std::string> &out) const {
+    if (rbf_) out.push_back(prefix + "length_scale");
+}
+void WLKernel::getTheta(double *out) const {
+    if (rbf_) out[0] = std::log(l_);
+}
+void WLKernel::setTheta(const double *in) {
+    if (rbf_) l_ = fromLog(in[0], "length_scale");
+}
+void WLKernel::getBounds(double *lo, double *hi) const {
+    if (!rbf_) return;
+    lo[0] = std::log(lo_);
+    hi[0] = std::log(hi_);
+}
+std::string WLKernel::describe() const {
+    return "WLKernel(iterations=" + std::to_string(iterations_) + (rbf_ ? ", length_scale=" + num(l_) : "") + ")";
+}
+void WLKernel::evalRow(const DistanceCache &cache, size_t i, double *k, double *const *grad) const {
     const MetricMatrix &mm = cache.matrix({Metric::WL, iterations_});
     const size_t m = cache.cols();
     const double *s = mm.values.data() + i * m;
-    for (size_t j = 0; j < m; ++j) k[j] = s[j];
+    if (!rbf_) {
+        for (size_t j = 0; j < m; ++j) k[j] = s[j];
+        return;
+    }
+    // exp(-u) with u = (1 - s) / l^2; d k / d log l = 2 u k. Rounding can put s a hair above 1: u >= 0.
+    const double inv = 1.0 / (l_ * l_);
+    for (size_t j = 0; j < m; ++j) {
+        const double u = std::max(0.0, 1.0 - s[j]) * inv;
+        k[j] = std::exp(-u);
+        if (grad) grad[0][j] = 2.0 * u * k[j];
+    }
 }
 
 // ---- StationaryKernel

@@ -86,23 +86,31 @@ private:
     double lo_, hi_;
 };
 
-// Normalised Weisfeiler-Lehman subtree kernel (gp/wl.h); no hyper-parameters.
+// Normalised Weisfeiler-Lehman subtree kernel (gp/wl.h): the similarity s = <f_a, f_b> / (|f_a| |f_b|) of the
+// feature counts, with no hyper-parameter; or, given a length scale l, an RBF on the normalised feature
+// vectors, exp(-|f_a/|f_a| - f_b/|f_b||^2 / (2 l^2)) = exp(-(1 - s) / l^2). The first is PSD as a dot product;
+// the second as the exponential of a PSD kernel times a constant.
 class WLKernel : public Kernel {
 public:
-    explicit WLKernel(int iterations);
-    size_t numParams() const override { return 0; }
-    void paramNames(const std::string &, std::vector<std::string> &) const override {}
-    void getTheta(double *) const override {}
-    void setTheta(const double *) override {}
-    void getBounds(double *, double *) const override {}
+    explicit WLKernel(int iterations);                                        // the similarity s
+    WLKernel(int iterations, double lengthScale, double lo, double hi);       // the RBF on the features
+    size_t numParams() const override { return rbf_ ? 1 : 0; }
+    void paramNames(const std::string &prefix, std::vector<std::string> &out) const override;
+    void getTheta(double *out) const override;
+    void setTheta(const double *in) override;
+    void getBounds(double *lo, double *hi) const override;
     void metrics(std::vector<MetricKey> &out) const override { out.push_back({Metric::WL, iterations_}); }
     double diagValue() const override { return 1.0; }
     std::string describe() const override;
     void evalRow(const DistanceCache &cache, size_t i, double *k, double *const *grad) const override;
     int iterations() const { return iterations_; }
+    bool hasLengthScale() const { return rbf_; }
+    double lengthScale() const { return l_; }
 
 private:
     int iterations_;
+    bool rbf_ = false;
+    double l_ = 0.0, lo_ = 0.0, hi_ = 0.0;
 };
 
 // Over numeric encodings, isotropic: RBF exp(-r^2 / (2 l^2)) and Matern 5/2
