@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_strategies import STRATEGIES, machine_line, regret_table, tables  # noqa: E402
 
 BO_PARAMS = {"n_init": 5, "n_restarts": 0, "refit_every": 3, "xi": 0.05}
-BO_KERNELS = {"edit": "edit kernel", "wl": "WL kernel"}
+BO_KERNELS = {"edit": "edit kernel", "wl": "WL kernel", "wl_rbf": "WL-RBF kernel"}
 PEERS = ["random", "local_search", "regularized_evolution"]
 
 

@@ -35,7 +35,7 @@ from ..gp.pool import CandidatePool, whole_space
 from ..trial import Trial, TrialState
 from .base import SearchExhausted, Strategy
 
-KERNELS = ("edit", "edit_squared", "wl", "edit+wl", "hamming", "hamming_ard")
+KERNELS = ("edit", "edit_squared", "wl", "wl_rbf", "edit+wl", "hamming", "hamming_ard")
 BATCH_MODES = ("kriging_believer", "local_penalization")
 MULTI_OBJECTIVE = ("first", "parego")
 TRANSFORMS = ("copula", "none")
@@ -49,6 +49,8 @@ def _base_kernel(name: str, spec: SpaceSpec) -> Kernel:
         return EditDistanceKernel(1.0, squared=True, length_scale_bounds=bounds)
     if name == "wl":
         return WLKernel(2)
+    if name == "wl_rbf":
+        return WLKernel(2, length_scale=1.0, length_scale_bounds=bounds)
     if name == "hamming":
         return HammingKernel(1.0, length_scale_bounds=bounds)
     return HammingKernel([1.0] * spec.max_genes, length_scale_bounds=bounds)
@@ -150,7 +152,9 @@ class BayesOpt(Strategy):
     ----------
     kernel
         One of ``KERNELS``: "edit" (exp(-d/l), weighted edit distance), "edit_squared", "wl" (Weisfeiler-Lehman
-        subtree, h = 2, on the genome's graph: the cell itself in cell spaces such as NAS-Bench-201), "edit+wl",
+        subtree, h = 2, on the genome's graph: the cell itself in cell spaces such as NAS-Bench-201), "wl_rbf"
+        (the same features through an RBF with a fitted length scale, exp(-(1 - s) / l^2): neighbours of an
+        observation keep more uncertainty than under the plain similarity s), "edit+wl",
         "hamming" or "hamming_ard" (fixed-length genomes only); each scaled by a fitted constant.
     acquisition
         "ei" (expected improvement), "ucb", "pi" or "thompson".
