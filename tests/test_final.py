@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nasaccel as na
-from nasaccel.final import export_onnx, final_study_names, retrain_front, spread_front, trained_state
+from nasaccel.final import export_onnx, final_study_names, near_front, retrain_front, spread_front, trained_state
 from nasaccel.trial import Objective, Trial, TrialState
 
 
@@ -20,6 +24,20 @@ def test_spread_front_keeps_both_ends_evenly():
     picked = spread_front(front[::-1], Objective("lat", "minimize"), 4)
     assert [t.metrics["lat"] for t in picked] == [0.0, 3.0, 6.0, 9.0]
     assert [t.number for t in spread_front(front, Objective("lat", "minimize"), 20)] == list(range(10))
+
+
+def test_spread_front_spaces_positive_values_in_their_logarithm():
+    """Positive values (latencies) are spread by their logarithm: a crowded cheap end does not take every pick."""
+    lats = [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 10.0, 100.0]
+    front = [trial(i, 0.5 + i / 100, lat) for i, lat in enumerate(lats)]
+    assert [t.metrics["lat"] for t in spread_front(front, Objective("lat", "minimize"), 3)] == [1.0, 10.0, 100.0]
+    # targets at 1, 3.16, 10, 31.6 and 100 each take the nearest member still free in log distance: 1, 1.5, 10,
+    # 100, and the last target (100 taken) the nearest one left, 1.4; top members are always returned
+    picked = spread_front(front, Objective("lat", "minimize"), 5)
+    assert [t.metrics["lat"] for t in picked] == [1.0, 1.4, 1.5, 10.0, 100.0]
+    # maximised objectives are ordered best first and spread the same way
+    accs = spread_front(front, Objective("lat", "maximize"), 3)
+    assert [t.metrics["lat"] for t in accs] == [100.0, 10.0, 1.0]
 
 
 def test_spread_front_refuses_bad_top():
@@ -68,6 +86,75 @@ def test_retrain_front_evaluates_the_front_in_a_second_study(tmp_path):
     study.optimize(n_trials=25)
     if {t.arch for t in study.pareto_front()} != front:
         assert retrain_front(study, Synthetic(bonus=1.0), top=100).name == "s-final-2"
+
+
+class Coarse:
+    """Accuracy on a coarse grid (so that ties happen) and latency from the architecture text, salted by ``salt``."""
+
+    def __init__(self, salt=0):
+        self.salt = salt
+
+    def evaluate(self, genome, space, context=None):
+        text = space.to_text(genome)
+        h = sum((i + 1 + self.salt) * ord(c) for i, c in enumerate(text))
+        return {"acc": (h % 11) / 100, "lat": float(len(text) + h % 3), "ok": float(h % 5 != 0)}
+
+    def config(self):
+        return {"type": "coarse", "salt": self.salt}
+
+
+def oracle_band(trials, tolerance):
+    """Brute force: t stays unless some u has acc >= t.acc + tol, lat <= t.lat, and one of the two strictly."""
+    out = []
+    for t in trials:
+        a, l = t.metrics["acc"], t.metrics["lat"]
+        beaten = any(
+            u.metrics["acc"] - tolerance >= a and u.metrics["lat"] <= l
+            and (u.metrics["acc"] - tolerance > a or u.metrics["lat"] < l)
+            for u in trials
+        )
+        if not beaten:
+            out.append(t.number)
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(salt=st.integers(0, 50), tolerance=st.sampled_from([0.0, 0.01, 0.02, 0.05, 0.2]))
+def test_near_front_matches_brute_force_and_contains_the_front(salt, tolerance):
+    """The band equals the brute-force epsilon-dominance filter over feasible trials, grows with the tolerance,
+    always holds the Pareto front, and is the front itself at tolerance 0."""
+    study = na.Study(chain(), na.RandomSearch(), Coarse(salt), objectives=["acc", "lat:minimize"],
+                     constraints=["ok>=0.5"], seed=salt)
+    study.optimize(n_trials=30)
+    feasible = study.completed_trials(feasible_only=True)
+    band = near_front(study, tolerance)
+    assert [t.number for t in band] == oracle_band(feasible, tolerance)
+    front = {t.number for t in study.pareto_front()}
+    assert front <= {t.number for t in band}
+    assert {t.number for t in band} <= {t.number for t in near_front(study, tolerance + 0.03)}
+    if tolerance == 0.0:
+        assert {t.number for t in band} == front
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), True, "0.01", None])
+def test_near_front_refuses_bad_tolerance(bad):
+    """The tolerance is a finite number >= 0; the message names the bad value."""
+    study = na.Study(chain(), na.RandomSearch(), Synthetic(), objectives=["acc", "lat:minimize"])
+    with pytest.raises(ValueError, match=re.escape(f"tolerance must be a finite number >= 0, got {bad!r}")):
+        near_front(study, bad)
+
+
+def test_retrain_front_with_a_tolerance_retrains_the_near_ties(tmp_path):
+    """With a tolerance the final study holds the spread of the band, a superset of the front when top allows."""
+    study = na.Study(chain(), na.RandomSearch(), Coarse(), objectives=["acc", "lat:minimize"], name="s")
+    study.optimize(n_trials=30)
+    band = near_front(study, 0.05)
+    assert len(band) > len(study.pareto_front())
+    final = retrain_front(study, Synthetic(bonus=1.0), top=100, tolerance=0.05)
+    assert sorted(t.arch for t in final.trials) == sorted(t.arch for t in band)
+    picked = retrain_front(study, Synthetic(bonus=1.0), top=3, tolerance=0.05)
+    assert picked.name == "s-final-2"
+    assert [t.arch for t in picked.trials] == [t.arch for t in spread_front(band, study.objectives[-1], 3)]
 
 
 def test_retrain_front_needs_a_completed_trial():

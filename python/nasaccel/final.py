@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,9 @@ from .trial import Objective, Trial
 if TYPE_CHECKING:
     from .study import Study
 
-__all__ = ["FINAL_SUFFIX", "export_onnx", "final_study_names", "retrain_front", "spread_front", "trained_state"]
+__all__ = [
+    "FINAL_SUFFIX", "export_onnx", "final_study_names", "near_front", "retrain_front", "spread_front", "trained_state",
+]
 
 logger = logging.getLogger("nasaccel.final")
 
@@ -36,16 +39,53 @@ FINAL_SUFFIX = "-final"
 def spread_front(front: Sequence[Trial], objective: Objective, top: int) -> list[Trial]:
     """At most ``top`` members of ``front``, ordered by ``objective`` and spread evenly along it.
 
-    With more members than ``top``, the ones at ranks ``round(linspace(0, n - 1, top))`` are kept, so
-    both ends of the front are always retrained. Ties in ``objective`` go to the earlier trial.
+    With more members than ``top``, ``top`` evenly spaced targets run from one end of ``front`` to the other
+    and each takes the nearest member not yet taken, so both ends are always retrained. Where every
+    value is positive (latencies, sizes) the targets are evenly spaced in the logarithm of the value: a
+    front whose members crowd one part of the axis still gets picks at every order of magnitude.
+    Otherwise they are evenly spaced ranks. Ties in ``objective`` go to the earlier trial.
     """
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be a positive integer, got {top!r}")
     ordered = sorted(front, key=lambda t: (-objective.sign * t.metrics[objective.name], t.number))
     if len(ordered) <= top:
         return ordered
-    picks = sorted({int(round(x)) for x in np.linspace(0, len(ordered) - 1, top)})
-    return [ordered[i] for i in picks]
+    values = np.array([t.metrics[objective.name] for t in ordered], dtype=np.float64)
+    where = np.log(values) if np.all(values > 0) else np.arange(len(ordered), dtype=np.float64)
+    taken = np.zeros(len(ordered), dtype=bool)
+    for target in np.linspace(where[0], where[-1], top):
+        gap = np.where(taken, np.inf, np.abs(where - target))
+        taken[int(np.argmin(gap))] = True  # first minimum: the lower rank on ties
+    return [t for t, keep in zip(ordered, taken) if keep]
+
+
+def near_front(study: Study, tolerance: float) -> list[Trial]:
+    """The feasible completed trials of ``study`` within ``tolerance`` of its Pareto front.
+
+    A trial is left out when another is at least ``tolerance`` better on the first objective (in that
+    objective's units, e.g. 0.005 of validation accuracy), no worse on the others, and strictly better
+    somewhere: additive epsilon-dominance on the first objective. ``tolerance=0`` is the Pareto front.
+    Low-fidelity scores near the top of a search differ by less than their noise (on 800 validation
+    examples one standard error of an accuracy of 0.99 is 0.0035), so the front alone is a lottery
+    among near-ties; the band keeps the near-ties for the full-fidelity stage to tell apart.
+    """
+    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not np.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    tol = float(tolerance)
+    cands = [t for t in study.completed_trials(feasible_only=True) if all(o.name in t.metrics for o in study.objectives)]
+    if not cands:
+        return []
+    # minimisation convention; the first objective of every rival is shifted by the tolerance
+    objs = np.array([[-o.sign * t.metrics[o.name] for o in study.objectives] for t in cands], dtype=np.float64)
+    shifted = objs.copy()
+    shifted[:, 0] += tol
+    kept = []
+    for i, t in enumerate(cands):
+        no_worse = np.all(shifted <= objs[i], axis=1)
+        better = np.any(shifted < objs[i], axis=1)
+        if not np.any(no_worse & better):
+            kept.append(t)
+    return kept
 
 
 def final_study_names(names: Sequence[str], base: str) -> list[str]:
@@ -74,6 +114,7 @@ def retrain_front(
     evaluator: Any,
     *,
     top: int = 6,
+    tolerance: float = 0.0,
     executor: Any = None,
     n_workers: int | None = None,
     show_progress: bool = False,
@@ -89,6 +130,9 @@ def retrain_front(
         more epochs and the whole training split, no pruning, no inheritance).
     top
         At most this many front members are retrained (:func:`spread_front` along the last objective).
+    tolerance
+        Widen the front to the trials within this much of it on the first objective
+        (:func:`near_front`) before picking ``top`` of them; 0 retrains the Pareto front itself.
     executor, n_workers, show_progress
         As for :meth:`Study.optimize`.
 
@@ -101,7 +145,7 @@ def retrain_front(
     """
     from .study import Study
 
-    front = study.pareto_front()
+    front = near_front(study, tolerance) if tolerance else study.pareto_front()
     if not front:
         raise ValueError(f"study {study.name!r} has no completed feasible trial to retrain")
     members = spread_front(front, study.objectives[-1], top)
@@ -117,7 +161,8 @@ def retrain_front(
         seed=study.seed,
         name=name,
     )
-    logger.info("final stage %r: retraining %d front member(s) of %d", name, len(archs), len(front))
+    logger.info("final stage %r: retraining %d of %d trial(s) within %g of the front", name, len(archs), len(front),
+                tolerance)
     final.optimize(executor=executor, n_workers=n_workers, show_progress=show_progress)
     return final
 
