@@ -82,6 +82,15 @@ def test_two_trial_training_search(tmp_path, capsys):
         ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "oracle"},
           "objectives": ["a"]}, "unknown evaluator type 'oracle'"),
         ({"space": {"type": "NB201CellSpace"}, "bogus": 1}, "unknown config key"),
+        ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
+          "objectives": ["a"], "final": {"evaluator": {}, "tolerance": -0.01}},
+         "final tolerance must be a finite number >= 0, got -0.01"),
+        ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
+          "objectives": ["a"], "final": {"evaluator": {}, "top": 0}}, "top must be a positive integer, got 0"),
+        ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
+          "objectives": ["a"], "final": {"evaluator": {}, "tops": 3}}, "unknown final key(s) ['tops']"),
+        ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
+          "objectives": ["a"], "final": {"evaluator": {"type": "oracle"}}}, "unknown evaluator type 'oracle'"),
     ],
 )
 def test_bad_configs_exit_2_naming_the_problem(tmp_path, capsys, config, message):

@@ -44,6 +44,7 @@ def run_search(config: dict[str, Any], base_dir: Path, show_progress: bool = Tru
     for key in ("space", "strategy", "evaluator", "objectives"):
         if key not in config:
             raise ValueError(f"config needs a {key!r} entry")
+    final_evaluator = _final_evaluator(config["final"], base_dir) if config.get("final") else None
 
     def resolve(p: str) -> str:
         q = Path(p)
@@ -82,7 +83,7 @@ def run_search(config: dict[str, Any], base_dir: Path, show_progress: bool = Tru
     logger.info("study %r: %d trials (%d this run)", study.name, len(study.trials), len(study.trials) - done_before)
     final = None
     if config.get("final"):
-        final = _run_final(study, config["final"], executor, base_dir, show_progress)
+        final = _run_final(study, config["final"], final_evaluator, executor, show_progress)
     if config.get("export"):
         study.export_architecture(path=resolve(config["export"]))
     if config.get("export_onnx"):
@@ -100,20 +101,32 @@ def run_search(config: dict[str, Any], base_dir: Path, show_progress: bool = Tru
     return final if final is not None else study
 
 
-def _run_final(study: Any, final: Any, executor: dict[str, Any], base_dir: Path, show_progress: bool) -> Any:
-    """The final stage a config's ``"final": {"top": N, "evaluator": {...}}`` asks for."""
+def _final_evaluator(final: Any, base_dir: Path) -> Any:
+    """The evaluator of a ``"final"`` section, built (and a bad section refused) before the search runs."""
     from .evaluation import evaluator_from_config
-    from .final import retrain_front
+    from .final import spread_front
 
     if not isinstance(final, dict) or "evaluator" not in final:
-        raise ValueError(f"'final' must be a mapping with an 'evaluator' (and optional 'top'), got {final!r}")
-    unknown = set(final) - {"evaluator", "top"}
+        raise ValueError(
+            f"'final' must be a mapping with an 'evaluator' (and optional 'top', 'tolerance'), got {final!r}"
+        )
+    unknown = set(final) - {"evaluator", "top", "tolerance"}
     if unknown:
-        raise ValueError(f"unknown final key(s) {sorted(unknown)}; known: ['evaluator', 'top']")
-    evaluator = evaluator_from_config(final["evaluator"], base_dir=str(base_dir))
+        raise ValueError(f"unknown final key(s) {sorted(unknown)}; known: ['evaluator', 'tolerance', 'top']")
+    spread_front([], None, final.get("top", 6))  # checks top
+    tolerance = final.get("tolerance", 0.0)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < float("inf"):
+        raise ValueError(f"final tolerance must be a finite number >= 0, got {tolerance!r}")
+    return evaluator_from_config(final["evaluator"], base_dir=str(base_dir))
+
+
+def _run_final(study: Any, final: dict[str, Any], evaluator: Any, executor: dict[str, Any], show_progress: bool) -> Any:
+    """The final stage a config's ``"final": {"top": N, "tolerance": eps, "evaluator": {...}}`` asks for."""
+    from .final import retrain_front
+
     return retrain_front(
-        study, evaluator, top=final.get("top", 6), executor=executor.get("type", "inline"),
-        n_workers=executor.get("n_workers"), show_progress=show_progress,
+        study, evaluator, top=final.get("top", 6), tolerance=final.get("tolerance", 0.0),
+        executor=executor.get("type", "inline"), n_workers=executor.get("n_workers"), show_progress=show_progress,
     )
 
 
