@@ -86,6 +86,12 @@ def test_two_trial_training_search(tmp_path, capsys):
           "objectives": ["a"], "final": {"evaluator": {}, "tolerance": -0.01}},
          "final tolerance must be a finite number >= 0, got -0.01"),
         ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
+          "objectives": ["a"], "final": {"evaluator": {}, "timeout": 0}},
+         "final timeout must be a finite number of seconds > 0, got 0"),
+        ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
+          "objectives": ["a"], "final": {"evaluator": {}, "timeout": "300"}},
+         "final timeout must be a finite number of seconds > 0, got '300'"),
+        ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
           "objectives": ["a"], "final": {"evaluator": {}, "top": 0}}, "top must be a positive integer, got 0"),
         ({"space": {"type": "NB201CellSpace"}, "strategy": "random", "evaluator": {"type": "tabular", "path": "x.csv"},
           "objectives": ["a"], "final": {"evaluator": {}, "tops": 3}}, "unknown final key(s) ['tops']"),
@@ -184,7 +190,7 @@ def test_search_without_config_runs_the_packaged_main_job(tmp_path, monkeypatch,
 def test_packaged_main_job_config_builds(tmp_path):
     """Every part of the packaged main-job config builds: space, strategy, evaluators, pruner, final stage."""
     pytest.importorskip("mnist1d")
-    from nasaccel.cli import DEFAULT_CONFIG, load_config
+    from nasaccel.cli import DEFAULT_CONFIG, _final_evaluator, load_config
     from nasaccel.evaluation import evaluator_from_config
     from nasaccel.evaluation.pruners import pruner_from_config
     from nasaccel.spaces import space_from_config
@@ -196,6 +202,7 @@ def test_packaged_main_job_config_builds(tmp_path):
     pruner_from_config(config["pruner"])
     search = evaluator_from_config(config["evaluator"], base_dir=str(tmp_path))
     final = evaluator_from_config(config["final"]["evaluator"], base_dir=str(tmp_path))
+    _final_evaluator(config["final"], tmp_path)  # top, tolerance, timeout as the CLI checks them
     assert [type(e).__name__ for e in search.evaluators] == ["LatencyEvaluator", "TorchTrainer"]
     assert [type(e).__name__ for e in final.evaluators] == ["LatencyEvaluator", "LatencyEvaluator", "TorchTrainer"]
     # the search ranks by batch-32 calls; the final stage measures that and batch 256, all on one thread

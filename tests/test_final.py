@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nasaccel as na
-from nasaccel.final import export_onnx, final_study_names, near_front, retrain_front, spread_front, trained_state
+from nasaccel.final import (
+    export_onnx, final_study_names, near_front, retrain_front, retrain_order, spread_front, trained_state,
+)
 from nasaccel.trial import Objective, Trial, TrialState
 
 
@@ -154,7 +157,63 @@ def test_retrain_front_with_a_tolerance_retrains_the_near_ties(tmp_path):
     assert sorted(t.arch for t in final.trials) == sorted(t.arch for t in band)
     picked = retrain_front(study, Synthetic(bonus=1.0), top=3, tolerance=0.05)
     assert picked.name == "s-final-2"
-    assert [t.arch for t in picked.trials] == [t.arch for t in spread_front(band, study.objectives[-1], 3)]
+    spread = [t.arch for t in spread_front(band, study.objectives[-1], 3)]
+    assert [t.arch for t in picked.trials] == [spread[i] for i in retrain_order(3)]
+
+
+def test_retrain_order_exact_sequence():
+    """Both ends first, then bisection breadth first."""
+    assert retrain_order(12) == [0, 11, 5, 2, 8, 1, 3, 6, 9, 4, 7, 10]
+    assert retrain_order(5) == [0, 4, 2, 1, 3]
+    assert [retrain_order(n) for n in range(3)] == [[], [0], [0, 1]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 200))
+def test_retrain_order_is_a_permutation_whose_prefixes_span_the_range(n):
+    """Every index once, ends first; every prefix of k >= 2 picks leaves no gap wider than twice an even spacing."""
+    order = retrain_order(n)
+    assert sorted(order) == list(range(n))
+    assert order[: min(n, 2)] == [0, n - 1][: min(n, 2)]
+    for k in range(2, n + 1):
+        prefix = sorted(order[:k])
+        widest = max(b - a for a, b in zip(prefix, prefix[1:]))
+        assert widest <= 2 * -(-(n - 1) // (k - 1))
+
+
+@pytest.mark.parametrize("bad", [0, -5, float("nan"), float("inf"), True, "60"])
+def test_retrain_front_refuses_bad_timeout(bad):
+    """The timeout is None or finite seconds > 0; the message names the bad value."""
+    study = na.Study(chain(), na.RandomSearch(), Synthetic(), objectives=["acc", "lat:minimize"])
+    study.optimize(n_trials=5)
+    with pytest.raises(ValueError, match=re.escape(f"timeout must be a finite number of seconds > 0, got {bad!r}")):
+        retrain_front(study, Synthetic(bonus=1.0), timeout=bad)
+
+
+class Slow(Synthetic):
+    """Synthetic scores after a pause: a final stage long enough to be cut short."""
+
+    def evaluate(self, genome, space, context=None):
+        time.sleep(0.3)
+        return super().evaluate(genome, space, context)
+
+
+def test_retrain_front_timeout_trains_the_ends_then_stops(tmp_path, caplog):
+    """A timeout shorter than one training still trains both ends of the front; no further member starts, a
+    warning says how many were trained; resuming without a timeout trains the rest in retrain order."""
+    db = str(tmp_path / "s.db")
+    study = na.Study(chain(), na.RandomSearch(), Coarse(), objectives=["acc", "lat:minimize"], storage=db, name="s")
+    study.optimize(n_trials=40)
+    band = near_front(study, 0.05)
+    assert len(band) >= 4
+    spread = [t.arch for t in spread_front(band, study.objectives[-1], 4)]
+    with caplog.at_level("WARNING", logger="nasaccel.final"):
+        cut = retrain_front(study, Slow(bonus=1.0), top=4, tolerance=0.05, timeout=0.1)
+    assert [t.arch for t in cut.trials] == [spread[0], spread[-1]]
+    assert "timeout of 0.1 s reached after 2 of 4 networks" in caplog.text
+    full = retrain_front(study, Synthetic(bonus=1.0), top=4, tolerance=0.05)
+    assert full.name == cut.name
+    assert [t.arch for t in full.trials] == [spread[i] for i in retrain_order(4)]
 
 
 def test_retrain_front_needs_a_completed_trial():

@@ -104,16 +104,20 @@ def run_search(config: dict[str, Any], base_dir: Path, show_progress: bool = Tru
 def _final_evaluator(final: Any, base_dir: Path) -> Any:
     """The evaluator of a ``"final"`` section, built (and a bad section refused) before the search runs."""
     from .evaluation import evaluator_from_config
-    from .final import spread_front
+    from .final import check_timeout, spread_front
 
     if not isinstance(final, dict) or "evaluator" not in final:
         raise ValueError(
-            f"'final' must be a mapping with an 'evaluator' (and optional 'top', 'tolerance'), got {final!r}"
+            f"'final' must be a mapping with an 'evaluator' (and optional 'top', 'tolerance', 'timeout'), got {final!r}"
         )
-    unknown = set(final) - {"evaluator", "top", "tolerance"}
+    unknown = set(final) - {"evaluator", "top", "tolerance", "timeout"}
     if unknown:
-        raise ValueError(f"unknown final key(s) {sorted(unknown)}; known: ['evaluator', 'tolerance', 'top']")
+        raise ValueError(f"unknown final key(s) {sorted(unknown)}; known: ['evaluator', 'timeout', 'tolerance', 'top']")
     spread_front([], None, final.get("top", 6))  # checks top
+    try:
+        check_timeout(final.get("timeout"))
+    except ValueError as e:
+        raise ValueError(f"final {e}") from None
     tolerance = final.get("tolerance", 0.0)
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < float("inf"):
         raise ValueError(f"final tolerance must be a finite number >= 0, got {tolerance!r}")
@@ -121,11 +125,11 @@ def _final_evaluator(final: Any, base_dir: Path) -> Any:
 
 
 def _run_final(study: Any, final: dict[str, Any], evaluator: Any, executor: dict[str, Any], show_progress: bool) -> Any:
-    """The final stage a config's ``"final": {"top": N, "tolerance": eps, "evaluator": {...}}`` asks for."""
+    """The final stage a config's ``"final": {"top": N, "tolerance": eps, "timeout": s, "evaluator": {...}}`` asks for."""
     from .final import retrain_front
 
     return retrain_front(
-        study, evaluator, top=final.get("top", 6), tolerance=final.get("tolerance", 0.0),
+        study, evaluator, top=final.get("top", 6), tolerance=final.get("tolerance", 0.0), timeout=final.get("timeout"),
         executor=executor.get("type", "inline"), n_workers=executor.get("n_workers"), show_progress=show_progress,
     )
 

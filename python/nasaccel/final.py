@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from pathlib import Path
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from .study import Study
 
 __all__ = [
-    "FINAL_SUFFIX", "export_onnx", "final_study_names", "near_front", "retrain_front", "spread_front", "trained_state",
+    "FINAL_SUFFIX", "export_onnx", "final_study_names", "near_front", "retrain_front", "retrain_order", "spread_front",
+    "trained_state",
 ]
 
 logger = logging.getLogger("nasaccel.final")
@@ -57,6 +59,35 @@ def spread_front(front: Sequence[Trial], objective: Objective, top: int) -> list
         gap = np.where(taken, np.inf, np.abs(where - target))
         taken[int(np.argmin(gap))] = True  # first minimum: the lower rank on ties
     return [t for t, keep in zip(ordered, taken) if keep]
+
+
+def retrain_order(n: int) -> list[int]:
+    """The order in which the final stage trains ``n`` picks sorted along the front: both ends, then by bisection.
+
+    Index 0 and ``n - 1`` come first, then the middle of the span, then the middles of its halves,
+    breadth first; every prefix is therefore spread along the whole front, so a final stage cut short by
+    its timeout still covers it end to end. ``retrain_order(12)`` is ``[0, 11, 5, 2, 8, 1, 3, 6, 9, 4, 7, 10]``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = int(n)
+    if n <= 2:
+        return list(range(n))
+    order, spans = [0, n - 1], [(0, n - 1)]
+    while spans:
+        lo, hi = spans.pop(0)
+        mid = (lo + hi) // 2
+        if lo < mid < hi:
+            order.append(mid)
+            spans += [(lo, mid), (mid, hi)]
+    return order
+
+
+def check_timeout(timeout: Any) -> None:
+    """Refuse a final-stage timeout that is not ``None`` or a finite number of seconds > 0, naming it."""
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real) or not np.isfinite(timeout)
+                                or not timeout > 0):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
 
 
 def near_front(study: Study, tolerance: float) -> list[Trial]:
@@ -115,6 +146,7 @@ def retrain_front(
     *,
     top: int = 6,
     tolerance: float = 0.0,
+    timeout: float | None = None,
     executor: Any = None,
     n_workers: int | None = None,
     show_progress: bool = False,
@@ -133,6 +165,10 @@ def retrain_front(
     tolerance
         Widen the front to the trials within this much of it on the first objective
         (:func:`near_front`) before picking ``top`` of them; 0 retrains the Pareto front itself.
+    timeout
+        Seconds from the start of the stage after which no further member starts training (those
+        running finish). Members train in :func:`retrain_order`, so the ones trained span the front;
+        the two ends always train, whatever the timeout. ``None``: no limit.
     executor, n_workers, show_progress
         As for :meth:`Study.optimize`.
 
@@ -143,13 +179,16 @@ def retrain_front(
         seed; re-running resumes it. When the front changed since an earlier final stage (the search
         was resumed and went on), the new front is retrained under ``-final-2``, ``-final-3``, ...
     """
+    from .executors import make_executor
     from .study import Study
 
+    check_timeout(timeout)
+    start = time.monotonic()
     front = near_front(study, tolerance) if tolerance else study.pareto_front()
     if not front:
         raise ValueError(f"study {study.name!r} has no completed feasible trial to retrain")
     members = spread_front(front, study.objectives[-1], top)
-    archs = [t.arch for t in members]
+    archs = [members[i].arch for i in retrain_order(len(members))]
     name = _final_name(study.storage, study.name, archs)
     final = Study(
         study.space,
@@ -163,7 +202,23 @@ def retrain_front(
     )
     logger.info("final stage %r: retraining %d of %d trial(s) within %g of the front", name, len(archs), len(front),
                 tolerance)
-    final.optimize(executor=executor, n_workers=n_workers, show_progress=show_progress)
+    ex = make_executor(executor, n_workers)
+    try:
+        if timeout is None:
+            final.optimize(executor=ex, show_progress=show_progress)
+        else:
+            # the two ends first, whatever the clock says; then the rest while time is left
+            final.optimize(max_trials=min(2, len(archs)), executor=ex, show_progress=show_progress)
+            left = timeout - (time.monotonic() - start)
+            if left > 0:
+                final.optimize(timeout=left, executor=ex, show_progress=show_progress)
+            done = len(final.trials)
+            if done < len(archs):
+                logger.warning("final stage %r: timeout of %g s reached after %d of %d networks", name, timeout, done,
+                               len(archs))
+    finally:
+        if ex is not executor:
+            ex.shutdown()
     return final
 
 
