@@ -104,7 +104,7 @@ def run_search(config: dict[str, Any], base_dir: Path, show_progress: bool = Tru
 def _final_evaluator(final: Any, base_dir: Path) -> Any:
     """The evaluator of a ``"final"`` section, built (and a bad section refused) before the search runs."""
     from .evaluation import evaluator_from_config
-    from .final import check_timeout, spread_front
+    from .final import check_timeout, check_tolerance, spread_front
 
     if not isinstance(final, dict) or "evaluator" not in final:
         raise ValueError(
@@ -116,11 +116,9 @@ def _final_evaluator(final: Any, base_dir: Path) -> Any:
     spread_front([], None, final.get("top", 6))  # checks top
     try:
         check_timeout(final.get("timeout"))
+        check_tolerance(final.get("tolerance", 0.0))
     except ValueError as e:
         raise ValueError(f"final {e}") from None
-    tolerance = final.get("tolerance", 0.0)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < float("inf"):
-        raise ValueError(f"final tolerance must be a finite number >= 0, got {tolerance!r}")
     return evaluator_from_config(final["evaluator"], base_dir=str(base_dir))
 
 

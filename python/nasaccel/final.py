@@ -83,6 +83,12 @@ def retrain_order(n: int) -> list[int]:
     return order
 
 
+def check_tolerance(tolerance: Any) -> None:
+    """Refuse a front tolerance that is not a finite number >= 0, naming it."""
+    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not np.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+
+
 def check_timeout(timeout: Any) -> None:
     """Refuse a final-stage timeout that is not ``None`` or a finite number of seconds > 0, naming it."""
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real) or not np.isfinite(timeout)
@@ -100,8 +106,7 @@ def near_front(study: Study, tolerance: float) -> list[Trial]:
     examples one standard error of an accuracy of 0.99 is 0.0035), so the front alone is a lottery
     among near-ties; the band keeps the near-ties for the full-fidelity stage to tell apart.
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not np.isfinite(tolerance) or tolerance < 0:
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    check_tolerance(tolerance)
     tol = float(tolerance)
     cands = [t for t in study.completed_trials(feasible_only=True) if all(o.name in t.metrics for o in study.objectives)]
     if not cands:
