@@ -13,6 +13,7 @@ import nasaccel as na
 from nasaccel import data
 from nasaccel.evaluation import TorchTrainer, evaluator_from_config
 from nasaccel.evaluation.flops import count_macs
+from nasaccel.evaluation.inheritance import CheckpointStore
 from nasaccel.executors import EvalContext
 from nasaccel.trial import TrialPruned, TrialState
 
@@ -309,6 +310,9 @@ def test_with_fidelity_changes_only_what_is_asked(m1d):
         ({"augment": [("shift", 1)]}, "augment must be a mapping"),
         ({"train_on_validation": True, "data_fraction": 0.5}, "does not combine with data_fraction 0.5"),
         ({"train_on_validation": 1}, "train_on_validation must be true or false, got 1"),
+        ({"refit": "yes"}, "refit must be true or false, got 'yes'"),
+        ({"refit": True, "train_on_validation": True}, "does not combine with train_on_validation"),
+        ({"refit": True, "data_fraction": 0.5}, "does not combine with train_on_validation or data_fraction 0.5"),
     ],
 )
 def test_bad_settings_are_refused(m1d, kwargs, match):
@@ -383,6 +387,36 @@ def test_train_on_validation_adds_the_validation_split(m1d, space):
     np.testing.assert_array_equal(got[order], expected[want])
     np.testing.assert_array_equal(both.split(False)[-2].numpy(), m1d.x_val)  # the last validation pass
     assert TorchTrainer(m1d, train_on_validation=True).config()["train_on_validation"] is True
+
+
+def test_refit_is_a_held_out_run_then_a_train_on_validation_run(m1d, space, tmp_path):
+    """refit: validation metrics (and the learning curve) are those of training on the training split alone; test
+    accuracy, training loss and the saved weights those of a train_on_validation run from the same initial weights."""
+    common = {"epochs": 3, "augment": {"shift": 4}}
+    plain, plain_ctx = _evaluate(TorchTrainer(m1d, **common), space)
+    both, _ = _evaluate(TorchTrainer(m1d, train_on_validation=True, checkpoint_dir=tmp_path / "tv", **common), space)
+    refit, refit_ctx = _evaluate(TorchTrainer(m1d, refit=True, checkpoint_dir=tmp_path / "refit", **common), space)
+    assert refit["val_acc"] == plain["val_acc"] and refit["val_loss"] == plain["val_loss"]
+    assert refit_ctx.curve == plain_ctx.curve and len(refit_ctx.curve) == 3
+    assert refit["test_acc_before_refit"] == plain["test_acc"]
+    assert refit["test_acc"] == both["test_acc"] and refit["train_loss"] == both["train_loss"]
+    assert both["train_loss"] != plain["train_loss"]
+    assert 0 < refit["refit_time_s"] < refit["train_time_s"]
+    saved = CheckpointStore(tmp_path / "refit").load(ARCH)
+    want = CheckpointStore(tmp_path / "tv").load(ARCH)
+    assert saved.keys() == want.keys() and all(torch.equal(saved[k], want[k]) for k in saved)
+    config = TorchTrainer(m1d, refit=True).config()
+    assert config["refit"] is True and TorchTrainer(m1d, **{k: v for k, v in config.items() if k not in (
+        "type", "data", "data_args")}).refit
+
+
+def test_refit_does_not_run_for_a_pruned_trial(m1d, space):
+    """A curve the pruner stops is not trained a second time: TrialPruned comes from the first training."""
+    ctx = EvalContext(0, 0, ARCH, pruner=_StopAt(2))
+    with pytest.raises(TrialPruned) as info:
+        TorchTrainer(m1d, epochs=4, refit=True).evaluate(space.from_text(ARCH), space, ctx)
+    assert info.value.metrics["epochs"] == 2.0 and "refit_time_s" not in info.value.metrics
+    assert len(ctx.curve) == 2
 
 
 def test_augment_survives_config_and_with_fidelity(m1d):
