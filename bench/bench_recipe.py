@@ -1,14 +1,18 @@
 """Training recipes for the final stage on MNIST-1D: test accuracy of single networks trained by ``TorchTrainer``.
 
 Usage:
-    python bench/bench_recipe.py --recipe base60 shift60 --arch hand --seeds 0 1 [--out recipes.json]
+    python bench/bench_recipe.py --recipe base60 shift60 --arch hand --seeds 0 1 [--out recipes.json] [--latency]
 
 Each (recipe, network, seed) is trained once with one torch thread on ``nasaccel.data.mnist1d(seed=0)``
 (3,200 train / 800 validation / 1,000 test signals; recipes with ``train_on_validation`` train on the
 4,000 signals of train and validation together, the test split untouched) and printed with its test
 accuracy, validation accuracy (meaningless with ``train_on_validation``), training seconds, MACs and parameters,
 and the 1-minute load average at its end. Finished runs are kept in ``--out`` and not trained again.
-``--arch`` takes ChainSpace texts or the names in ``NETWORKS``.
+``--arch`` takes ChainSpace texts or the names in ``NETWORKS``. ``--latency`` first times every network as the
+main job's final stage does (ONNX Runtime, one thread, one call on a batch of 1 and of 256, 5 passes, random
+weights: the time does not depend on them); run it on a quiet machine.
+Recipes ending in ``refit`` train twice (``TorchTrainer(refit=True)``): val acc from the training split alone,
+test acc from the second training on train + validation (so they equal the ``tv`` recipe's test acc).
 """
 
 from __future__ import annotations
@@ -64,6 +68,12 @@ RECIPES: dict[str, dict[str, Any]] = {
     "adamw60tv": dict(BASE, optimizer="adamw", weight_decay=0.05, train_on_validation=True),
     "ls60": dict(BASE, label_smoothing=0.1),
     "ls60tv": dict(BASE, label_smoothing=0.1, train_on_validation=True),
+    "ls60refit": dict(BASE, label_smoothing=0.1, refit=True),
+    "ls2_60refit": dict(BASE, label_smoothing=0.2, refit=True),
+    "ls100tv": dict(BASE, epochs=100, label_smoothing=0.1, train_on_validation=True),
+    "lsw60tv": dict(BASE, optimizer="adamw", weight_decay=0.05, label_smoothing=0.1, train_on_validation=True),
+    "ls2_60tv": dict(BASE, label_smoothing=0.2, train_on_validation=True),
+    "lsb32_60tv": dict(BASE, batch_size=32, label_smoothing=0.1, train_on_validation=True),
     "b32tv": dict(BASE, batch_size=32, train_on_validation=True),
     "trainval40": dict(BASE, epochs=40, train_on_validation=True),
     # the search's fidelity (8 epochs), without and with augmentation
@@ -78,6 +88,7 @@ def main() -> None:
     ap.add_argument("--arch", nargs="+", default=["hand"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--out", default="recipes.json")
+    ap.add_argument("--latency", action="store_true", help="time each network with ONNX Runtime first")
     args = ap.parse_args()
     out = Path(args.out)
     done: list[dict[str, Any]] = json.loads(out.read_text()) if out.is_file() else []
@@ -86,6 +97,16 @@ def main() -> None:
                           max_skip_offset=2)
     splits = data.mnist1d(seed=0)
     print(f"load average at the start: {os.getloadavg()}", flush=True)
+    if args.latency:
+        from nasaccel.evaluation import evaluator_from_config
+
+        timer = evaluator_from_config({"type": "composite", "evaluators": [
+            {"type": "latency", "mode": "measured", "batch_size": b, "threads": 1, "passes": 5} for b in (1, 256)]})
+        for name in args.arch:
+            arch = NETWORKS.get(name, name)
+            m = timer.evaluate(space.from_text(arch), space, EvalContext(0, 0, arch))
+            print(f"latency {1e3 * m['latency_ms']:6.1f} us / batch 1  {1e3 * m['latency_b256_ms']:7.0f} us / batch 256  "
+                  f"{arch}", flush=True)
     for recipe in args.recipe:
         trainer = TorchTrainer(splits, threads=1, **RECIPES[recipe])
         for name in args.arch:
@@ -100,7 +121,8 @@ def main() -> None:
                          "wall_s": time.time() - start, "when": time.strftime("%H:%M", time.gmtime())}
                     done.append(r)
                     out.write_text(json.dumps(done, indent=1))
-                print(f"{recipe:14s} seed {seed} test {r['test_acc']:.3f} val {r['val_acc']:.3f} "
+                before = f" (before refit {r['test_acc_before_refit']:.3f})" if "test_acc_before_refit" in r else ""
+                print(f"{recipe:14s} seed {seed} test {r['test_acc']:.3f}{before} val {r['val_acc']:.3f} "
                       f"train {r['train_time_s']:5.1f} s  MACs {r['macs'] / 1e3:6.1f}k params {r['params'] / 1e3:5.1f}k "
                       f"load {r['load']:.2f}  {arch}", flush=True)
 
