@@ -68,6 +68,11 @@ def _check_real(name: str, value: Any, low: float, high: float, *, low_open: boo
     return v
 
 
+def _joined(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation examples as one training set."""
+    return np.ascontiguousarray(np.concatenate([x_train, x_val])), np.concatenate([y_train, y_val])
+
+
 class TorchTrainer:
     """Evaluator that trains ``space.build_module(genome)`` on a data set and reports its accuracy.
 
@@ -366,12 +371,11 @@ class TorchTrainer:
         if self.data_fraction < 1.0:
             keep = stratified_subset(y_train, self.data_fraction, seed)
             x_train, y_train = x_train[keep], y_train[keep]
-        if self.train_on_validation:
-            x_train = np.ascontiguousarray(np.concatenate([x_train, d.x_val]))
-            y_train = np.concatenate([y_train, d.y_val])
         xs = [x_train, d.x_val, d.x_test]
         if self.resolution is not None and tuple(self.resolution) != tuple(d.input_shape[1:]):
-            xs = [self._resample(x) for x in xs]
+            xs = [self._resample(x) for x in xs]  # per example, so before or after joining the splits is the same
+        if self.train_on_validation:
+            return (*_joined(xs[0], y_train, xs[1], d.y_val), xs[1], d.y_val, xs[2], d.y_test)
         return xs[0], y_train, xs[1], d.y_val, xs[2], d.y_test
 
     def _resample(self, x: np.ndarray) -> np.ndarray:
@@ -460,8 +464,7 @@ class TorchTrainer:
         train_loss = math.nan
         epoch = 0
         try:
-            # the batch order from tseed, augmentation from a stream of its own (turning it on keeps the order)
-            for epoch, train_loss in self._epochs(model, x_train, y_train, arch, device, augment, (tseed,), (tseed, 1)):
+            for epoch, train_loss in self._epochs(model, x_train, y_train, arch, device, augment, tseed):
                 val_acc, val_loss = self._accuracy(model, x_val, y_val, device)
                 if context is not None:
                     context.report(epoch, val_acc)
@@ -476,10 +479,8 @@ class TorchTrainer:
         if initial is not None:
             refit_start = time.perf_counter()
             model.load_state_dict(initial)
-            x_all = np.ascontiguousarray(np.concatenate([x_train, x_val]))
-            y_all = np.concatenate([y_train, y_val])
-            # the seeds of the first training: the second is then exactly a train_on_validation run
-            for _, train_loss in self._epochs(model, x_all, y_all, arch, device, augment, (tseed,), (tseed, 1)):
+            # the same seed as the first training: the second is then exactly a train_on_validation run
+            for _, train_loss in self._epochs(model, *_joined(x_train, y_train, x_val, y_val), arch, device, augment, tseed):
                 pass
             extra = {"test_acc_before_refit": test_acc, "refit_time_s": time.perf_counter() - refit_start}
             test_acc, _ = self._accuracy(model, x_test, y_test, device)
@@ -499,9 +500,13 @@ class TorchTrainer:
 
     def _epochs(
         self, model: torch.nn.Module, x: np.ndarray, y: np.ndarray, arch: str, device: Any,
-        augment: Augmentation | None, order_seed: tuple[int, ...], augment_seed: tuple[int, ...],
+        augment: Augmentation | None, tseed: int,
     ) -> Iterator[tuple[int, float]]:
-        """Train ``model`` on ``(x, y)`` with a fresh optimizer and schedule; yields ``(epoch, mean loss)`` after each epoch."""
+        """Train ``model`` on ``(x, y)`` with a fresh optimizer and schedule; yields ``(epoch, mean loss)`` after each epoch.
+
+        The batch order comes from ``tseed``, the augmentation from a stream of its own, so that turning
+        augmentation on changes the inputs but not the batch order.
+        """
         import torch
         from torch import nn
 
@@ -514,8 +519,8 @@ class TorchTrainer:
         if self.schedule == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(self.epochs * len(batches), 1))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
-        order_rng = np.random.default_rng(order_seed[0] if len(order_seed) == 1 else list(order_seed))
-        augment_rng = np.random.default_rng(list(augment_seed))
+        order_rng = np.random.default_rng(tseed)
+        augment_rng = np.random.default_rng([tseed, 1])
         for epoch in range(1, self.epochs + 1):
             model.train()
             perm = torch.from_numpy(order_rng.permutation(n)).to(device)
