@@ -405,9 +405,8 @@ def test_refit_is_a_held_out_run_then_a_train_on_validation_run(m1d, space, tmp_
     saved = CheckpointStore(tmp_path / "refit").load(ARCH)
     want = CheckpointStore(tmp_path / "tv").load(ARCH)
     assert saved.keys() == want.keys() and all(torch.equal(saved[k], want[k]) for k in saved)
-    config = TorchTrainer(m1d, refit=True).config()
-    assert config["refit"] is True and TorchTrainer(m1d, **{k: v for k, v in config.items() if k not in (
-        "type", "data", "data_args")}).refit
+    trainer = TorchTrainer(m1d, refit=True)
+    assert trainer.config()["refit"] is True and trainer.with_fidelity(epochs=1).refit  # rebuilt from config()
 
 
 def test_refit_does_not_run_for_a_pruned_trial(m1d, space):
