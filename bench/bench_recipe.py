@@ -73,6 +73,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ls100tv": dict(BASE, epochs=100, label_smoothing=0.1, train_on_validation=True),
     "lsw60tv": dict(BASE, optimizer="adamw", weight_decay=0.05, label_smoothing=0.1, train_on_validation=True),
     "ls2_60tv": dict(BASE, label_smoothing=0.2, train_on_validation=True),
+    "ls3_60tv": dict(BASE, label_smoothing=0.3, train_on_validation=True),
     "lsb32_60tv": dict(BASE, batch_size=32, label_smoothing=0.1, train_on_validation=True),
     "b32tv": dict(BASE, batch_size=32, train_on_validation=True),
     "trainval40": dict(BASE, epochs=40, train_on_validation=True),
