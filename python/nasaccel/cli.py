@@ -240,7 +240,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         args.space, args.out, networks=args.networks, holdout=args.holdout, threads=args.threads,
         batch_size=args.batch_size, input_size=args.input_size, passes=args.passes, seed=args.seed,
         priors=args.priors, monotone=args.monotone, max_seconds=args.max_seconds, statistic=args.statistic,
-        progress=None if args.quiet else sys.stderr,
+        precision=args.precision, progress=None if args.quiet else sys.stderr,
     )
     print(summary_text(summary))
     return 0
@@ -289,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--priors", type=float, default=None, help="weight of isolated-term timings (chain spaces; default 0.3)")
     f.add_argument("--monotone", action="store_true", help="latency does not fall when channels grow")
     f.add_argument("--statistic", default="median", help="per pass: median (default) or min (fastest call)")
+    f.add_argument("--precision", default="fp32", help="fp32 (default) or int8: time the static int8 graphs")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_profile)

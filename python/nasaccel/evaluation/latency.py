@@ -17,9 +17,13 @@ if TYPE_CHECKING:
 MODES = ("measured", "predicted")
 
 
-def default_metric(batch_size: int) -> str:
-    """``"latency_ms"`` at batch 1, ``"latency_b<B>_ms"`` otherwise: a batch-256 figure never reads as a batch-1 one."""
-    return "latency_ms" if batch_size == 1 else f"latency_b{batch_size}_ms"
+def default_metric(batch_size: int, precision: str = "fp32") -> str:
+    """``"latency_ms"`` at batch 1, ``"latency_b<B>_ms"`` otherwise: a batch-256 figure never reads as a batch-1 one.
+
+    An int8 figure says so: ``"latency_int8_ms"``, ``"latency_b<B>_int8_ms"``.
+    """
+    name = "latency" if batch_size == 1 else f"latency_b{batch_size}"
+    return f"{name}_ms" if precision == "fp32" else f"{name}_{precision}_ms"
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -58,6 +62,10 @@ class LatencyEvaluator:
         :attr:`records` of the evaluating process.
     harness : nasaccel._core.HarnessOptions or dict, optional
         Measured mode: harness settings (default :func:`~nasaccel.latency.default_harness_options`).
+    precision : {"fp32", "int8"}, optional
+        The precision the network ships in. Measured: default ``"fp32"``; ``"int8"`` times its static
+        int8 quantization (:func:`~nasaccel.latency.quantize.quantize_int8`), several times faster
+        on CPUs with int8 dot products. Predicted: default the table's (a different value is an error).
 
     Notes
     -----
@@ -80,8 +88,10 @@ class LatencyEvaluator:
         metric: str | None = None,
         log_path: str | Path | None = None,
         harness: Any = None,
+        precision: str | None = None,
     ) -> None:
         from ..latency import LatencyTable
+        from ..latency.quantize import check_precision
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
@@ -118,14 +128,20 @@ class LatencyEvaluator:
                 raise ValueError(f"threads {threads} differs from the latency table's intra-op threads {table_threads}")
             if input_size is None:
                 input_size = self.table.space.get("input_size")
+            table_precision = self.table.device.get("precision", "fp32")
+            if precision is None:
+                precision = table_precision
+            elif check_precision(precision) != table_precision:
+                raise ValueError(f"precision {precision!r} differs from the latency table's precision {table_precision!r}")
         elif table is not None:
             raise ValueError("table is for predicted mode; measured mode times the networks on ONNX Runtime")
+        self.precision = check_precision("fp32" if precision is None else precision)
         self.batch_size = _positive_int("batch_size", 1 if batch_size is None else batch_size)
         self.threads = _positive_int("threads", 1 if threads is None else threads)
         self.input_size = None if input_size is None else (list(input_size) if not isinstance(input_size, int) else input_size)
         if metric is not None and (not isinstance(metric, str) or not metric):
             raise ValueError(f"metric must be a non-empty string, got {metric!r}")
-        self.metric = metric or default_metric(self.batch_size)
+        self.metric = metric or default_metric(self.batch_size, self.precision)
         self.log_path = None if log_path is None else str(log_path)
         if harness is not None:
             from .._core import HarnessOptions
@@ -184,13 +200,14 @@ class LatencyEvaluator:
         if self._measure is None:
             harness = None if self.harness is None else HarnessOptions(**self.harness)
             self._measure = OnnxMeasure(
-                threads=self.threads, batch_size=self.batch_size, harness=harness, passes=self.passes, chunk=1
+                threads=self.threads, batch_size=self.batch_size, harness=harness, passes=self.passes, chunk=1,
+                precision=self.precision,
             )
         m = self._measure
         latency = float(m.measure_many([self.description(genome, space)])[0])
         rec = dict(m.records.pop()) if m.records else {}
         rec = {"arch": space.to_text(genome), "latency_s": latency, "batch_size": self.batch_size,
-               "threads": self.threads, **{k: v for k, v in rec.items() if k not in ("latency_s", "batch_size")}}
+               "threads": self.threads, "precision": self.precision, **{k: v for k, v in rec.items() if k not in ("latency_s", "batch_size")}}
         self.records.append(rec)
         if self.log_path is not None:
             line = json.dumps(rec, default=str) + "\n"
@@ -213,6 +230,8 @@ class LatencyEvaluator:
             "threads": self.threads,
             "metric": self.metric,
         }
+        if self.precision != "fp32":
+            cfg["precision"] = self.precision
         if self.mode == "measured":
             cfg["passes"] = self.passes
             if self.harness is not None:
@@ -232,7 +251,8 @@ class LatencyEvaluator:
         return state
 
     def __repr__(self) -> str:
-        return f"LatencyEvaluator(mode={self.mode!r}, metric={self.metric!r}, batch_size={self.batch_size}, threads={self.threads})"
+        return (f"LatencyEvaluator(mode={self.mode!r}, metric={self.metric!r}, batch_size={self.batch_size}, "
+                f"threads={self.threads}, precision={self.precision!r})")
 
 
 __all__ = ["LatencyEvaluator", "default_metric"]

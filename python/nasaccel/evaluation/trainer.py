@@ -147,6 +147,15 @@ class TorchTrainer:
         torch device, ``"cpu"`` by default.
     deterministic : bool
         Turn on ``torch.use_deterministic_algorithms`` during the evaluation (restored afterwards).
+    int8_accuracy : bool
+        Also measure the network as an int8 deployment runs it: its ONNX graph with the trained
+        weights (batch norm folded, :func:`~nasaccel.latency.genome_onnx`), statically quantized
+        (:func:`~nasaccel.latency.quantize.quantize_int8`) with activation ranges calibrated on up
+        to ``int8_calibration`` training examples, run on ONNX Runtime. Adds ``val_acc_int8``,
+        ``val_loss_int8`` and ``test_acc_int8``. Needs onnx and onnxruntime, a space with ONNX
+        graphs (chain, NB201, macro) and the data's own resolution.
+    int8_calibration : int
+        Training examples (the first ones of the training split) that calibrate the int8 ranges.
 
     Notes
     -----
@@ -164,7 +173,9 @@ class TorchTrainer:
     - ``inherited_params``, ``inherited_tensors``: parameter entries and tensors copied from the
       parent (0 without inheritance);
     - with ``refit`` also ``test_acc_before_refit`` (the first network's test accuracy) and
-      ``refit_time_s`` (the second training's seconds, included in ``train_time_s``).
+      ``refit_time_s`` (the second training's seconds, included in ``train_time_s``);
+    - with ``int8_accuracy`` also ``val_acc_int8``, ``val_loss_int8`` (of the first network when
+      refitting, like ``val_acc``) and ``test_acc_int8`` (of the network kept).
 
     A pruned trial raises :class:`~nasaccel.trial.TrialPruned` whose metrics also carry ``params``,
     ``macs``, ``flops``, ``epochs`` and ``train_time_s``.
@@ -201,6 +212,8 @@ class TorchTrainer:
         inherit: bool = True,
         device: str = "cpu",
         deterministic: bool = True,
+        int8_accuracy: bool = False,
+        int8_calibration: int = 512,
     ) -> None:
         if isinstance(data, str):
             if data_args is not None and not isinstance(data_args, dict):
@@ -235,6 +248,10 @@ class TorchTrainer:
         self.train_on_validation = train_on_validation
         if not isinstance(refit, bool):
             raise ValueError(f"refit must be true or false, got {refit!r}")
+        if not isinstance(int8_accuracy, bool):
+            raise ValueError(f"int8_accuracy must be true or false, got {int8_accuracy!r}")
+        self.int8_accuracy = int8_accuracy
+        self.int8_calibration = _check_positive_int("int8_calibration", int8_calibration)
         if refit and (train_on_validation or self.data_fraction < 1.0):
             raise ValueError(
                 "refit trains first on the whole training split, then on training and validation: it does not combine "
@@ -242,6 +259,11 @@ class TorchTrainer:
             )
         self.refit = refit
         self.resolution = self._check_resolution(resolution)
+        if self.int8_accuracy and self.resolution is not None and tuple(self.resolution) != tuple(self.data.input_shape[1:]):
+            raise ValueError(
+                f"int8_accuracy measures the ONNX graph at the data's own size {list(self.data.input_shape[1:])}, "
+                f"not at resolution {list(self.resolution)}"
+            )
         self.augment = None if augment is None else Augmentation.from_config(augment)
         if self.augment is not None:
             self.augment.check_shape(self.input_shape)
@@ -302,6 +324,8 @@ class TorchTrainer:
             "inherit": self.inherit,
             "device": self.device,
             "deterministic": self.deterministic,
+            "int8_accuracy": self.int8_accuracy,
+            "int8_calibration": self.int8_calibration,
         }
 
     def with_fidelity(self, **changes: Any) -> TorchTrainer:
@@ -476,14 +500,20 @@ class TorchTrainer:
             raise
         test_acc, _ = self._accuracy(model, x_test, y_test, device)
         extra: dict[str, float] = {}
+        if self.int8_accuracy:
+            int8 = self._int8_metrics(model, genome, space, x_train, (x_val, y_val), (x_test, y_test))
+            extra.update(val_acc_int8=int8[0][0], val_loss_int8=int8[0][1], test_acc_int8=int8[1][0])
         if initial is not None:
             refit_start = time.perf_counter()
             model.load_state_dict(initial)
             # the same seed as the first training: the second is then exactly a train_on_validation run
             for _, train_loss in self._epochs(model, *_joined(x_train, y_train, x_val, y_val), arch, device, augment, tseed):
                 pass
-            extra = {"test_acc_before_refit": test_acc, "refit_time_s": time.perf_counter() - refit_start}
+            extra.update(test_acc_before_refit=test_acc, refit_time_s=time.perf_counter() - refit_start)
             test_acc, _ = self._accuracy(model, x_test, y_test, device)
+            if self.int8_accuracy:
+                x_all = np.concatenate([x_train, x_val])
+                extra["test_acc_int8"] = self._int8_metrics(model, genome, space, x_all, (x_test, y_test))[0][0]
         elapsed = time.perf_counter() - start
         if store is not None:
             store.save(arch, model.state_dict())
@@ -559,6 +589,41 @@ class TorchTrainer:
             model.parameters(), lr=self.lr, momentum=self.momentum, nesterov=self.momentum > 0,
             weight_decay=self.weight_decay,
         )
+
+    def _int8_metrics(
+        self, model: torch.nn.Module, genome: Genome, space: SearchSpace, x_calibration: np.ndarray,
+        *splits: tuple[np.ndarray, np.ndarray],
+    ) -> list[tuple[float, float]]:
+        """(accuracy, mean cross-entropy) on each ``(x, y)`` of ``model``'s int8 ONNX graph on ONNX Runtime."""
+        import onnxruntime as ort
+
+        from ..latency import genome_onnx
+        from ..latency.quantize import quantize_int8
+
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        batch = min(self.eval_batch_size, max(len(y) for _, y in splits))
+        graph = quantize_int8(genome_onnx(space, genome, state, batch_size=batch), x_calibration[: self.int8_calibration])
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(graph.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        inp = sess.get_inputs()[0]
+        example = tuple(int(d) for d in inp.shape[1:])
+        out = []
+        for x, y in splits:
+            logits = []
+            for lo in range(0, len(y), batch):
+                xb = np.ascontiguousarray(x[lo : lo + batch], dtype=np.float32).reshape(-1, *example)
+                n = len(xb)
+                if n < batch:  # the graph's batch is fixed: pad with copies, keep the first n rows
+                    xb = np.concatenate([xb, np.repeat(xb[-1:], batch - n, axis=0)])
+                logits.append(sess.run(None, {inp.name: xb})[0][:n])
+            z = np.concatenate(logits).astype(np.float64)
+            z -= z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            out.append((float(np.mean(z.argmax(axis=1) == y)), float(-np.mean(logp[np.arange(len(y)), y]))))
+        return out
 
     def _accuracy(self, model: torch.nn.Module, x: np.ndarray, y: np.ndarray, device: Any) -> tuple[float, float]:
         """(accuracy in [0, 1], mean cross-entropy) of ``model`` in eval mode."""

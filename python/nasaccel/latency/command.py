@@ -108,6 +108,7 @@ def profile_to_file(
     monotone: bool = False,
     max_seconds: float = 0.15,
     statistic: str = "median",
+    precision: str = "fp32",
     progress: TextIO | None = None,
 ) -> dict[str, Any]:
     """Profile the space ``spec`` on this device, save the table to ``out``, return a summary.
@@ -119,7 +120,8 @@ def profile_to_file(
     +-5 %, worst error), with the build wall time.
 
     ``priors`` is the weight of isolated-term timings (ChainSpace only; default 0.3 there, 0 elsewhere);
-    ``statistic`` is :class:`~nasaccel.latency.OnnxMeasure`'s (``"median"`` or ``"min"``).
+    ``statistic`` and ``precision`` are :class:`~nasaccel.latency.OnnxMeasure`'s (``"median"`` or ``"min"``;
+    ``"fp32"`` or ``"int8"``, the graphs' static int8 quantization).
     """
     from ..spaces import ChainSpace
     from .adapters import describe_with
@@ -147,7 +149,7 @@ def profile_to_file(
     harness.max_seconds = float(max_seconds)
     harness.validate()
     measure = OnnxMeasure(threads=threads, batch_size=batch_size, harness=harness, passes=passes, keep_records=False,
-                          statistic=statistic)
+                          statistic=statistic, precision=precision)
     t0 = time.perf_counter()
     res = profile_space(
         space,
@@ -174,6 +176,7 @@ def profile_to_file(
         "wall_seconds": wall,
         "threads": threads,
         "batch_size": batch_size,
+        "precision": precision,
         "train_mape": table.fit_info["train_mape"],
     }
     if res.holdout is not None:
@@ -191,7 +194,8 @@ def summary_text(s: Mapping[str, Any]) -> str:
     """The lines ``nasaccel profile`` prints."""
     lines = [
         f"space {s['space']['type']}" + (f" at {s['input_size']}" if s.get("input_size") is not None else "")
-        + f", ONNX Runtime intra-op threads {s['threads']}, batch size {s['batch_size']}",
+        + f", ONNX Runtime intra-op threads {s['threads']}, batch size {s['batch_size']}"
+        + (f", {s['precision']}" if s.get("precision", "fp32") != "fp32" else ""),
         f"measured {s['measured_networks']} networks (+{s['isolated_term_rows']} isolated terms), {s['terms']} terms, "
         f"table built in {s['build_seconds']:.1f} s; train MAPE {100 * s['train_mape']:.2f} %",
     ]

@@ -59,6 +59,10 @@ class OnnxMeasure:
         Keep the per-measurement records (they hold the raw statistics).
     passes, chunk
         See :meth:`measure_many`.
+    precision
+        ``"fp32"`` (default) times the float graph; ``"int8"`` its static int8 quantization
+        (:func:`~nasaccel.latency.quantize.quantize_int8`, random calibration: scales do not change
+        the time), the graph an int8 deployment runs.
     statistic
         ``"median"`` (default): each pass reports its overhead-corrected median; ``"min"``: its fastest
         call, which moves less when neighbour processes come and go during a pass.
@@ -83,7 +87,11 @@ class OnnxMeasure:
         quiet_gate: float | None = None,
         max_wait: float = 1.0,
         statistic: str = "median",
+        precision: str = "fp32",
     ) -> None:
+        from .quantize import check_precision
+
+        self.precision = check_precision(precision)
         if statistic not in ("median", "min"):
             raise ValueError(f"statistic must be 'median' or 'min', got {statistic!r}")
         self.statistic = statistic
@@ -116,6 +124,10 @@ class OnnxMeasure:
         from .runner import OrtRunner
 
         model = build_onnx(description, batch_size=self.batch_size)
+        if self.precision == "int8":
+            from .quantize import quantize_int8
+
+            model = quantize_int8(model)
         r = OrtRunner(
             model,
             intra_op_threads=self.threads,
@@ -200,6 +212,7 @@ class OnnxMeasure:
             "inter_op_threads": 1,
             "batch_size": self.batch_size,
             "optimization_level": self.optimization_level,
+            "precision": self.precision,
             "call_mode": self.mode,
             "harness": self.harness.to_dict(),
             "passes": self.passes,
