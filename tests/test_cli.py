@@ -211,3 +211,79 @@ def test_packaged_main_job_config_builds(tmp_path):
     assert search.evaluators[0].metric + ":minimize" in config["objectives"]
     for ev in (search, final):
         ev.evaluators[-1].check_space(space)
+
+
+def test_two_trial_int8_search_exports_the_int8_graph(tmp_path, capsys):
+    """With int8 latency and int8_accuracy the final stage reports int8 figures and the export writes the int8 graph."""
+    pytest.importorskip("onnxruntime.quantization")
+    train = {"type": "train", "data": "mnist1d", "data_args": {"num_samples": 400}, "epochs": 1, "batch_size": 64}
+    latency = {"type": "latency", "batch_size": 4, "threads": 1, "precision": "int8"}
+    cfg = write(
+        tmp_path / "q.json",
+        {
+            "space": {"type": "ChainSpace", "args": {"input_shape": [1, 40], "num_classes": 10, "ops": ["conv", "maxpool"],
+                                                     "widths": [4, 8], "kernels": [3], "strides": [2],
+                                                     "min_layers": 1, "max_layers": 2}},
+            "strategy": {"name": "nsga2", "params": {"population_size": 2}},
+            "evaluator": {"type": "composite", "evaluators": [latency, train | {"checkpoint_dir": "ck/search"}]},
+            "objectives": ["val_loss:minimize", "latency_b4_int8_ms:minimize"],
+            "budget": {"trials": 2},
+            "storage": "q.db",
+            "final": {"top": 2, "evaluator": {"type": "composite", "evaluators": [
+                latency, train | {"epochs": 2, "checkpoint_dir": "ck/final", "int8_accuracy": True,
+                                  "int8_calibration": 64}]}},
+            "export_onnx": "best.onnx",
+        },
+    )
+    assert main(["search", str(cfg), "-q"]) == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "q.db") as c:
+        rows = c.execute("SELECT s.name, t.metrics FROM trials t JOIN studies s USING (study_id) "
+                         "WHERE t.state = 'COMPLETE'").fetchall()
+    final = [json.loads(m) for name, m in rows if name == "nasaccel-final"]
+    assert final and all(m["latency_b4_int8_ms"] > 0 and 0 <= m["test_acc_int8"] <= 1 for m in final)
+    doc = json.loads((tmp_path / "best.json").read_text())
+    assert doc["onnx"]["precision"] == "fp32" and doc["onnx_int8"]["precision"] == "int8"
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "best_int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+
+
+def test_search_runs_a_shipped_config_by_name(tmp_path, monkeypatch, capsys):
+    """`nasaccel search mnist1d_latency_int8` runs the shipped config from the working directory; unknown names are named."""
+    import nasaccel.cli as cli
+
+    seen = {}
+
+    class Done(Exception):
+        pass
+
+    def fake_run(config, base_dir, show_progress=True):
+        seen.update(config=config, base_dir=base_dir)
+        raise Done
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "run_search", fake_run)
+    with pytest.raises(Done):
+        main(["search", "mnist1d_latency_int8", "-q"])
+    assert seen["base_dir"] == tmp_path and "latency_b32_int8_ms:minimize" in seen["config"]["objectives"]
+    assert main(["search", "mnist1d_latency_fp16", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "'mnist1d_latency_fp16' is neither a file nor a shipped config" in err and "mnist1d_latency_int8" in err
+
+
+def test_packaged_int8_config_builds(tmp_path):
+    """The int8 variant of the main job builds and measures int8 latency and int8 accuracy in its final stage."""
+    pytest.importorskip("mnist1d")
+    from nasaccel.cli import CONFIGS, _final_evaluator, load_config
+    from nasaccel.evaluation import evaluator_from_config
+
+    config = load_config(CONFIGS / "mnist1d_latency_int8.json")
+    search = evaluator_from_config(config["evaluator"], base_dir=str(tmp_path))
+    final = evaluator_from_config(config["final"]["evaluator"], base_dir=str(tmp_path))
+    _final_evaluator(config["final"], tmp_path)
+    assert search.evaluators[0].metric + ":minimize" in config["objectives"] and search.evaluators[0].precision == "int8"
+    assert [e.metric for e in final.evaluators[:3]] == ["latency_b32_int8_ms", "latency_b256_int8_ms", "latency_b256_ms"]
+    assert final.evaluators[-1].int8_accuracy and not search.evaluators[-1].int8_accuracy

@@ -139,3 +139,22 @@ def test_trainer_refuses_bad_int8_settings():
         TorchTrainer(data, int8_calibration=0)
     with pytest.raises(ValueError, match=r"not at resolution \[20\]"):
         TorchTrainer(data, int8_accuracy=True, resolution=20)
+
+
+def test_int8_export_needs_calibration_and_reports_agreement(tmp_path):
+    """export_onnx(precision="int8") writes the quantized graph and reports how often it agrees with torch."""
+    import onnx
+
+    from nasaccel.final import export_onnx
+
+    space = space_1d()
+    g = space.from_text(ARCH)
+    state = space.build_module(g).state_dict()
+    with pytest.raises(ValueError, match="needs calibration inputs"):
+        export_onnx(space, g, state, tmp_path / "a.onnx", precision="int8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        export_onnx(space, g, state, tmp_path / "a.onnx", precision="fp8")
+    calib = np.random.default_rng(1).standard_normal((32, 1, 40)).astype(np.float32)
+    info = export_onnx(space, g, state, tmp_path / "a.onnx", batch_size=4, precision="int8", calibration=calib)
+    assert info["precision"] == "int8" and 0.5 <= info["argmax_agreement"] <= 1.0
+    assert "QuantizeLinear" in {n.op_type for n in onnx.load(str(tmp_path / "a.onnx")).graph.node}

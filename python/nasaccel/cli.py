@@ -27,7 +27,8 @@ _KNOWN_KEYS = {
 
 #: The configuration ``nasaccel search`` runs without one: the main job (MNIST-1D, accuracy against
 #: ONNX Runtime latency on this CPU). Relative paths in it are taken from the working directory.
-DEFAULT_CONFIG = Path(__file__).parent / "configs" / "mnist1d_latency.json"
+CONFIGS = Path(__file__).parent / "configs"
+DEFAULT_CONFIG = CONFIGS / "mnist1d_latency.json"
 
 
 def run_search(config: dict[str, Any], base_dir: Path, show_progress: bool = True) -> Any:
@@ -139,12 +140,23 @@ def _export_best_onnx(study: Any, path: str, batch_size: int = 1) -> dict[str, A
 
 
 def _export_onnx(space: Any, trial: Any, config: dict[str, Any], name: str, path: str, batch_size: int) -> dict[str, Any]:
-    from .final import export_onnx, trained_state
+    from .final import train_config, export_onnx, trained_state
     from .study import architecture_document
 
     state = trained_state(config["evaluator"], trial.arch)
     info = export_onnx(space, space.from_text(trial.arch), state, path, batch_size=batch_size)
     doc = architecture_document(space, trial, name) | {"onnx": info}
+    train = train_config(config["evaluator"])
+    if train is not None and train.get("int8_accuracy"):
+        # the trainer measured the int8 deployment: write that graph too, calibrated as it was
+        from .data import load_data
+
+        data = load_data(train.get("data", "mnist1d"), **(train.get("data_args") or {}))
+        int8_path = str(Path(path).with_name(Path(path).stem + "_int8.onnx"))
+        doc["onnx_int8"] = export_onnx(space, space.from_text(trial.arch), state, int8_path, batch_size=batch_size,
+                                       precision="int8", calibration=data.x_train[: int(train.get("int8_calibration", 512))])
+        logger.info("its int8 graph written to %s (predictions agree with torch on %.0f%% of random inputs)", int8_path,
+                    100 * doc["onnx_int8"]["argmax_agreement"])
     Path(path).with_suffix(".json").write_text(json.dumps(doc, indent=1))
     logger.info(
         "trial #%d (%s) exported to %s: ONNX Runtime matches torch to %.2g", trial.number, trial.arch, path,
@@ -154,9 +166,15 @@ def _export_onnx(space: Any, trial: Any, config: dict[str, Any], name: str, path
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    shipped = sorted(p.stem for p in CONFIGS.glob("*.json"))
     if args.config is None:
         config, base = load_config(DEFAULT_CONFIG), Path.cwd()
         print(f"no config given: running the default search {DEFAULT_CONFIG.name} (files go to {base})")
+    elif not Path(args.config).exists() and args.config in shipped:
+        config, base = load_config(CONFIGS / f"{args.config}.json"), Path.cwd()
+        print(f"running the shipped search {args.config}.json (files go to {base})")
+    elif not Path(args.config).exists():
+        raise ValueError(f"config {args.config!r} is neither a file nor a shipped config; shipped: {shipped}")
     else:
         config, base = load_config(args.config), Path(args.config).resolve().parent
     study = run_search(config, base, show_progress=not args.quiet)
@@ -254,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="run (or resume) a search described by a JSON/YAML config")
     s.add_argument(
         "config", nargs="?", default=None,
-        help="config file: space, strategy, evaluator, objectives, budget, storage (default: the MNIST-1D latency search)",
+        help="config file: space, strategy, evaluator, objectives, budget, storage; or the name of a shipped config "
+             "(mnist1d_latency: the default MNIST-1D latency search; mnist1d_latency_int8: the same for int8 deployment)",
     )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_search)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FINAL_SUFFIX", "export_onnx", "final_study_names", "near_front", "retrain_front", "retrain_order", "spread_front",
-    "trained_state",
+    "train_config", "trained_state",
 ]
 
 logger = logging.getLogger("nasaccel.final")
@@ -227,7 +227,7 @@ def retrain_front(
     return final
 
 
-def _train_config(evaluator_config: Any) -> dict[str, Any] | None:
+def train_config(evaluator_config: Any) -> dict[str, Any] | None:
     """The ``train`` part of a stored evaluator config (itself, or inside a composite)."""
     if not isinstance(evaluator_config, Mapping):
         return None
@@ -235,7 +235,7 @@ def _train_config(evaluator_config: Any) -> dict[str, Any] | None:
         return dict(evaluator_config)
     if evaluator_config.get("type") == "composite":
         for part in evaluator_config.get("evaluators", []):
-            found = _train_config(part)
+            found = train_config(part)
             if found is not None:
                 return found
     return None
@@ -251,7 +251,7 @@ def trained_state(evaluator_config: Mapping[str, Any], arch: str) -> dict[str, A
     """
     from .evaluation.inheritance import CheckpointStore
 
-    cfg = _train_config(evaluator_config)
+    cfg = train_config(evaluator_config)
     if cfg is None or not cfg.get("checkpoint_dir"):
         raise ValueError("the study's evaluator keeps no trained weights: give its train evaluator a checkpoint_dir")
     state = CheckpointStore(cfg["checkpoint_dir"]).load(arch)
@@ -269,8 +269,15 @@ def export_onnx(
     batch_size: int = 1,
     check_examples: int = 64,
     seed: int = 0,
+    precision: str = "fp32",
+    calibration: Any = None,
 ) -> dict[str, Any]:
     """Write ``genome``'s network with trained weights ``state`` as ONNX and check it against torch.
+
+    ``precision="int8"`` writes the graph statically quantized
+    (:func:`~nasaccel.latency.quantize.quantize_int8`, activation ranges from ``calibration``, example
+    inputs of the data the network was trained on); its logits then differ from torch's by the
+    quantization error, which is reported, not refused.
 
     The graph is the one the latency evaluator times (batch norm folded into the convolutions),
     with a fixed batch of ``batch_size``. Before writing, ``check_examples`` random inputs (seeded)
@@ -293,10 +300,16 @@ def export_onnx(
     import torch
 
     from .latency.adapters import genome_onnx
+    from .latency.quantize import check_precision, quantize_int8
 
+    check_precision(precision)
+    if precision == "int8" and calibration is None:
+        raise ValueError("an int8 export needs calibration inputs (examples of the training data)")
     if isinstance(check_examples, bool) or not isinstance(check_examples, int) or check_examples < 1:
         raise ValueError(f"check_examples must be a positive integer, got {check_examples!r}")
     model = genome_onnx(space, genome, state, batch_size=batch_size)
+    if precision == "int8":
+        model = quantize_int8(model, calibration)
     module = space.build_module(genome)
     try:
         module.load_state_dict(dict(state))
@@ -316,13 +329,14 @@ def export_onnx(
         want = module(torch.from_numpy(x)).numpy()
     diff = float(np.max(np.abs(got - want)))
     scale = max(1.0, float(np.max(np.abs(want))))
-    if diff > 1e-3 * scale:
+    if precision == "fp32" and diff > 1e-3 * scale:
         raise ValueError(f"the ONNX graph of {space.to_text(genome)!r} differs from the torch module by {diff:.3g}")
     path = Path(path)
     path.write_bytes(model.SerializeToString())
     return {
         "path": str(path),
         "batch_size": batch_size,
+        "precision": precision,
         "max_abs_diff": diff,
         "argmax_agreement": float(np.mean(got.argmax(1) == want.argmax(1))),
     }
