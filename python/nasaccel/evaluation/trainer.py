@@ -153,7 +153,8 @@ class TorchTrainer:
         (:func:`~nasaccel.latency.quantize.quantize_int8`) with activation ranges calibrated on up
         to ``int8_calibration`` training examples, run on ONNX Runtime. Adds ``val_acc_int8``,
         ``val_loss_int8`` and ``test_acc_int8``. Needs onnx and onnxruntime, a space with ONNX
-        graphs (chain, NB201, macro) and the data's own resolution.
+        graphs (chain, NB201, macro, or any space with a method ``onnx_graph(genome, state, batch_size=B)``
+        returning the float graph) and the data's own resolution.
     int8_calibration : int
         Training examples (the first ones of the training split) that calibrate the int8 ranges.
 
@@ -602,7 +603,9 @@ class TorchTrainer:
 
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         batch = min(self.eval_batch_size, max(len(y) for _, y in splits))
-        graph = quantize_int8(genome_onnx(space, genome, state, batch_size=batch), x_calibration[: self.int8_calibration])
+        own = getattr(space, "onnx_graph", None)  # a space without latency descriptions may export its own graphs
+        fp32 = own(genome, state, batch_size=batch) if callable(own) else genome_onnx(space, genome, state, batch_size=batch)
+        graph = quantize_int8(fp32, x_calibration[: self.int8_calibration])
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
