@@ -155,7 +155,7 @@ def _export_onnx(space: Any, trial: Any, config: dict[str, Any], name: str, path
         int8_path = str(Path(path).with_name(Path(path).stem + "_int8.onnx"))
         doc["onnx_int8"] = export_onnx(space, space.from_text(trial.arch), state, int8_path, batch_size=batch_size,
                                        precision="int8", calibration=data.x_train[: int(train.get("int8_calibration", 512))])
-        logger.info("its int8 graph written to %s (predictions agree with torch on %.0f%% of random inputs)", int8_path,
+        logger.info("its int8 graph written to %s (its predictions agree with torch on %.0f%% of calibration examples)", int8_path,
                     100 * doc["onnx_int8"]["argmax_agreement"])
     Path(path).with_suffix(".json").write_text(json.dumps(doc, indent=1))
     logger.info(

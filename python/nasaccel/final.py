@@ -276,8 +276,8 @@ def export_onnx(
 
     ``precision="int8"`` writes the graph statically quantized
     (:func:`~nasaccel.latency.quantize.quantize_int8`, activation ranges from ``calibration``, example
-    inputs of the data the network was trained on); its logits then differ from torch's by the
-    quantization error, which is reported, not refused.
+    inputs of the data the network was trained on); the check then runs on the calibration examples
+    and the logits differ from torch's by the quantization error, which is reported, not refused.
 
     The graph is the one the latency evaluator times (batch norm folded into the convolutions),
     with a fixed batch of ``batch_size``. Before writing, ``check_examples`` random inputs (seeded)
@@ -323,7 +323,12 @@ def export_onnx(
     shape = tuple(int(v) for v in sess.get_inputs()[0].shape)
     rng = np.random.default_rng(seed)
     n_calls = -(-check_examples // batch_size)
-    x = rng.standard_normal((n_calls * batch_size, *shape[1:])).astype(np.float32)
+    if precision == "int8":
+        # in-distribution inputs: the quantized ranges hold for data like the calibration's, not for noise
+        cal = np.asarray(calibration, dtype=np.float32)
+        x = cal[np.arange(n_calls * batch_size) % len(cal)].reshape(n_calls * batch_size, *shape[1:])
+    else:
+        x = rng.standard_normal((n_calls * batch_size, *shape[1:])).astype(np.float32)
     got = np.concatenate([sess.run(None, {in_name: x[i * batch_size : (i + 1) * batch_size]})[0] for i in range(n_calls)])
     with torch.no_grad():
         want = module(torch.from_numpy(x)).numpy()
