@@ -165,22 +165,31 @@ def test_two_trial_latency_search_with_final_stage_and_onnx(tmp_path, capsys):
     assert onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3
 
 
-def test_search_without_config_runs_the_packaged_main_job(tmp_path, monkeypatch, capsys):
-    """`nasaccel search` with no config runs the packaged MNIST-1D latency search from the working directory."""
+class _Started(Exception):
+    """Raised by the stand-in for run_search once it has seen what the CLI would run."""
+
+
+def _capture_run(monkeypatch, tmp_path) -> dict:
+    """Make `nasaccel search` record its config and base folder instead of searching; run from tmp_path."""
     import nasaccel.cli as cli
 
     seen = {}
 
-    class Done(Exception):
-        pass
-
     def fake_run(config, base_dir, show_progress=True):
         seen.update(config=config, base_dir=base_dir)
-        raise Done
+        raise _Started
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "run_search", fake_run)
-    with pytest.raises(Done):
+    return seen
+
+
+def test_search_without_config_runs_the_packaged_main_job(tmp_path, monkeypatch, capsys):
+    """`nasaccel search` with no config runs the packaged MNIST-1D latency search from the working directory."""
+    import nasaccel.cli as cli
+
+    seen = _capture_run(monkeypatch, tmp_path)
+    with pytest.raises(_Started):
         main(["search", "-q"])
     assert seen["base_dir"] == tmp_path
     assert seen["config"] == cli.load_config(cli.DEFAULT_CONFIG)
@@ -253,20 +262,8 @@ def test_two_trial_int8_search_exports_the_int8_graph(tmp_path, capsys):
 
 def test_search_runs_a_shipped_config_by_name(tmp_path, monkeypatch, capsys):
     """`nasaccel search mnist1d_latency_int8` runs the shipped config from the working directory; unknown names are named."""
-    import nasaccel.cli as cli
-
-    seen = {}
-
-    class Done(Exception):
-        pass
-
-    def fake_run(config, base_dir, show_progress=True):
-        seen.update(config=config, base_dir=base_dir)
-        raise Done
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "run_search", fake_run)
-    with pytest.raises(Done):
+    seen = _capture_run(monkeypatch, tmp_path)
+    with pytest.raises(_Started):
         main(["search", "mnist1d_latency_int8", "-q"])
     assert seen["base_dir"] == tmp_path and "latency_b32_int8_ms:minimize" in seen["config"]["objectives"]
     assert main(["search", "mnist1d_latency_fp16", "-q"]) == 2
