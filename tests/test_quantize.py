@@ -158,3 +158,13 @@ def test_int8_export_needs_calibration_and_reports_agreement(tmp_path):
     info = export_onnx(space, g, state, tmp_path / "a.onnx", batch_size=4, precision="int8", calibration=calib)
     assert info["precision"] == "int8" and 0.5 <= info["argmax_agreement"] <= 1.0
     assert "QuantizeLinear" in {n.op_type for n in onnx.load(str(tmp_path / "a.onnx")).graph.node}
+
+
+@pytest.mark.parametrize("space", [na.NB201CellSpace(), na.MacroSpace(init_channels=8, head_channels=32)],
+                         ids=["nb201", "macro"])
+def test_int8_latency_of_image_spaces(space):
+    """NB201 cells and NAS-Bench-Macro networks (2-D graphs) are timed in int8 too."""
+    fast = na._core.HarnessOptions(warmup_calls=1, min_repeats=3, max_repeats=5, max_seconds=0.05, overhead_repeats=20)
+    ev = LatencyEvaluator(batch_size=2, precision="int8", input_size=[16, 16], harness=fast)
+    g = space.sample(na.Rng(0))
+    assert ev.evaluate(g, space)["latency_b2_int8_ms"] > 0

@@ -64,8 +64,9 @@ class LatencyEvaluator:
         Measured mode: harness settings (default :func:`~nasaccel.latency.default_harness_options`).
     precision : {"fp32", "int8"}, optional
         The precision the network ships in. Measured: default ``"fp32"``; ``"int8"`` times its static
-        int8 quantization (:func:`~nasaccel.latency.quantize.quantize_int8`), several times faster
-        on CPUs with int8 dot products. Predicted: default the table's (a different value is an error).
+        int8 quantization (:func:`~nasaccel.latency.quantize.quantize_int8`): on CPUs with int8 dot
+        products about twice as fast for convolution-heavy networks at large batches, slower for small
+        networks and at batch 1. Predicted: default the table's (a different value is an error).
 
     Notes
     -----
@@ -207,7 +208,8 @@ class LatencyEvaluator:
         latency = float(m.measure_many([self.description(genome, space)])[0])
         rec = dict(m.records.pop()) if m.records else {}
         rec = {"arch": space.to_text(genome), "latency_s": latency, "batch_size": self.batch_size,
-               "threads": self.threads, "precision": self.precision, **{k: v for k, v in rec.items() if k not in ("latency_s", "batch_size")}}
+               "threads": self.threads, "precision": self.precision,
+               **{k: v for k, v in rec.items() if k not in ("latency_s", "batch_size")}}
         self.records.append(rec)
         if self.log_path is not None:
             line = json.dumps(rec, default=str) + "\n"
