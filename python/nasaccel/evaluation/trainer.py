@@ -502,8 +502,12 @@ class TorchTrainer:
         test_acc, _ = self._accuracy(model, x_test, y_test, device)
         extra: dict[str, float] = {}
         if self.int8_accuracy:
-            int8 = self._int8_metrics(model, genome, space, x_train, (x_val, y_val), (x_test, y_test))
-            extra.update(val_acc_int8=int8[0][0], val_loss_int8=int8[0][1], test_acc_int8=int8[1][0])
+            # with refit the test split is scored on the refitted network below, not on this one
+            splits = [(x_val, y_val)] + ([] if initial is not None else [(x_test, y_test)])
+            int8 = self._int8_metrics(model, genome, space, x_train, *splits)
+            extra.update(val_acc_int8=int8[0][0], val_loss_int8=int8[0][1])
+            if initial is None:
+                extra["test_acc_int8"] = int8[1][0]
         if initial is not None:
             refit_start = time.perf_counter()
             model.load_state_dict(initial)
