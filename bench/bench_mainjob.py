@@ -259,10 +259,9 @@ def onnx_models(front_space, front, stored, batch: int, calibration: np.ndarray 
     import onnx
     import torch
 
-    from nasaccel.latency.quantize import quantize_int8
-
     from nasaccel.final import trained_state
     from nasaccel.latency.adapters import genome_onnx
+    from nasaccel.latency.quantize import quantize_int8
 
     models = {}
     # The paper CNN in both layouts; at each batch size the faster one is the reference the front must beat.
@@ -351,12 +350,9 @@ def main() -> None:
 
     int8 = bool(final_train.get("int8_accuracy"))
     precisions = ("fp32", "int8") if int8 else ("fp32",)
-    calibration = None
-    if int8:
-        from nasaccel.data import load_data
+    from nasaccel.final import calibration_inputs
 
-        data = load_data(final_train.get("data", "mnist1d"), **(final_train.get("data_args") or {}))
-        calibration = data.x_train[: int(final_train.get("int8_calibration", 512))]
+    calibration = calibration_inputs(final_train) if int8 else None
     print(f"\ntiming (ONNX Runtime {na.latency.machine_description()['onnxruntime']}, 1 thread, "
           f"{args.rounds} rounds), load average before: {os.getloadavg()}", flush=True)
     timings = {}

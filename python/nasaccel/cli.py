@@ -140,7 +140,7 @@ def _export_best_onnx(study: Any, path: str, batch_size: int = 1) -> dict[str, A
 
 
 def _export_onnx(space: Any, trial: Any, config: dict[str, Any], name: str, path: str, batch_size: int) -> dict[str, Any]:
-    from .final import export_onnx, train_config, trained_state
+    from .final import calibration_inputs, export_onnx, train_config, trained_state
     from .study import architecture_document
 
     state = trained_state(config["evaluator"], trial.arch)
@@ -149,11 +149,8 @@ def _export_onnx(space: Any, trial: Any, config: dict[str, Any], name: str, path
     train = train_config(config["evaluator"])
     if train is not None and train.get("int8_accuracy"):
         # the trainer measured the int8 deployment: write that graph too, calibrated as it was
-        from .data import load_data
-
-        data = load_data(train.get("data", "mnist1d"), **(train.get("data_args") or {}))
         int8_path = str(Path(path).with_name(Path(path).stem + "_int8.onnx"))
-        calibration = data.x_train[: int(train.get("int8_calibration", 512))]
+        calibration = calibration_inputs(train)
         doc["onnx_int8"] = export_onnx(space, space.from_text(trial.arch), state, int8_path, batch_size=batch_size,
                                        precision="int8", calibration=calibration)
         logger.info("its int8 graph written to %s (its predictions agree with torch on %.0f%% of calibration examples)",

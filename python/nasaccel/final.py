@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FINAL_SUFFIX", "export_onnx", "final_study_names", "near_front", "retrain_front", "retrain_order", "spread_front",
-    "train_config", "trained_state",
+    "calibration_inputs", "train_config", "trained_state",
 ]
 
 logger = logging.getLogger("nasaccel.final")
@@ -239,6 +239,14 @@ def train_config(evaluator_config: Any) -> dict[str, Any] | None:
             if found is not None:
                 return found
     return None
+
+
+def calibration_inputs(train: Mapping[str, Any]) -> np.ndarray:
+    """The inputs a train evaluator config's ``int8_accuracy`` calibrates on: its data's first training examples."""
+    from .data import load_data
+
+    data = load_data(train.get("data", "mnist1d"), **(train.get("data_args") or {}))
+    return data.x_train[: int(train.get("int8_calibration", 512))]
 
 
 def trained_state(evaluator_config: Mapping[str, Any], arch: str) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 On CPUs with int8 dot-product instructions (x86 VNNI, Arm dot product) a quantized convolution
 can run much faster than its float32 graph (about 2x for MNIST-1D chain networks at batch 256 on
 an AVX-512 VNNI core), while the quantize and dequantize steps make small networks and single
-calls slower, so the network that is fastest at a given accuracy depends on the precision it ships in. :func:`quantize_int8` writes the QDQ form ONNX
-Runtime's CPU provider fuses into integer kernels: weights int8 per output channel, activations
+calls slower, so the network that is fastest at a given accuracy depends on the precision it ships
+in. :func:`quantize_int8` writes the QDQ form ONNX Runtime's CPU provider fuses into integer kernels: weights int8 per output channel, activations
 uint8 per tensor, scales from the minimum and maximum activations seen on calibration inputs.
 Needs ``onnx`` and ``onnxruntime`` (no torch).
 """
