@@ -116,28 +116,33 @@ def test_missing_and_malformed_files(tmp_path, capsys):
     assert "not valid JSON" in capsys.readouterr().err
 
 
+TINY_TRAIN = {"type": "train", "data": "mnist1d", "data_args": {"num_samples": 400}, "epochs": 1, "batch_size": 64}
+
+
+def tiny_latency_search(latency: dict, objectives: list, storage: str, final_train: dict, **extra) -> dict:
+    """A two-trial search config of a tiny MNIST-1D chain space: ``latency`` then the one-epoch ``TINY_TRAIN`` in
+    the search, both again in a two-network final stage whose training adds ``final_train``; ``extra`` keys added."""
+    return {
+        "space": {"type": "ChainSpace", "args": {"input_shape": [1, 40], "num_classes": 10, "ops": ["conv", "maxpool"],
+                                                 "widths": [4, 8], "kernels": [3], "strides": [2],
+                                                 "min_layers": 1, "max_layers": 2}},
+        "strategy": {"name": "nsga2", "params": {"population_size": 2}},
+        "evaluator": {"type": "composite", "evaluators": [latency, TINY_TRAIN | {"checkpoint_dir": "ck/search"}]},
+        "objectives": objectives,
+        "budget": {"trials": 2},
+        "storage": storage,
+        "final": {"top": 2, "evaluator": {"type": "composite", "evaluators": [
+            latency, TINY_TRAIN | {"epochs": 2, "checkpoint_dir": "ck/final"} | final_train]}},
+        **extra,
+    }
+
+
 def test_two_trial_latency_search_with_final_stage_and_onnx(tmp_path, capsys):
     """A two-trial search of accuracy against measured ONNX Runtime latency retrains its front and exports ONNX."""
     pytest.importorskip("onnxruntime")
-    train = {"type": "train", "data": "mnist1d", "data_args": {"num_samples": 400}, "epochs": 1, "batch_size": 64}
     latency = {"type": "latency", "batch_size": 4, "threads": 1}
-    cfg = write(
-        tmp_path / "m.json",
-        {
-            "space": {"type": "ChainSpace", "args": {"input_shape": [1, 40], "num_classes": 10, "ops": ["conv", "maxpool"],
-                                                     "widths": [4, 8], "kernels": [3], "strides": [2],
-                                                     "min_layers": 1, "max_layers": 2}},
-            "strategy": {"name": "nsga2", "params": {"population_size": 2}},
-            "evaluator": {"type": "composite", "evaluators": [latency, train | {"checkpoint_dir": "ck/search"}]},
-            "objectives": ["val_acc", "latency_b4_ms:minimize"],
-            "budget": {"trials": 2},
-            "storage": "m.db",
-            "final": {"top": 2, "evaluator": {"type": "composite",
-                                              "evaluators": [latency, train | {"epochs": 2, "checkpoint_dir": "ck/final"}]}},
-            "report": "rep",
-            "export_onnx": "best.onnx",
-        },
-    )
+    cfg = write(tmp_path / "m.json", tiny_latency_search(latency, ["val_acc", "latency_b4_ms:minimize"], "m.db", {},
+                                                         report="rep", export_onnx="best.onnx"))
     assert main(["search", str(cfg), "-q"]) == 0
     assert "best trial #" in capsys.readouterr().out
     import sqlite3
@@ -225,25 +230,10 @@ def test_packaged_main_job_config_builds(tmp_path):
 def test_two_trial_int8_search_exports_the_int8_graph(tmp_path, capsys):
     """With int8 latency and int8_accuracy the final stage reports int8 figures and the export writes the int8 graph."""
     pytest.importorskip("onnxruntime.quantization")
-    train = {"type": "train", "data": "mnist1d", "data_args": {"num_samples": 400}, "epochs": 1, "batch_size": 64}
     latency = {"type": "latency", "batch_size": 4, "threads": 1, "precision": "int8"}
-    cfg = write(
-        tmp_path / "q.json",
-        {
-            "space": {"type": "ChainSpace", "args": {"input_shape": [1, 40], "num_classes": 10, "ops": ["conv", "maxpool"],
-                                                     "widths": [4, 8], "kernels": [3], "strides": [2],
-                                                     "min_layers": 1, "max_layers": 2}},
-            "strategy": {"name": "nsga2", "params": {"population_size": 2}},
-            "evaluator": {"type": "composite", "evaluators": [latency, train | {"checkpoint_dir": "ck/search"}]},
-            "objectives": ["val_loss:minimize", "latency_b4_int8_ms:minimize"],
-            "budget": {"trials": 2},
-            "storage": "q.db",
-            "final": {"top": 2, "evaluator": {"type": "composite", "evaluators": [
-                latency, train | {"epochs": 2, "checkpoint_dir": "ck/final", "int8_accuracy": True,
-                                  "int8_calibration": 64}]}},
-            "export_onnx": "best.onnx",
-        },
-    )
+    cfg = write(tmp_path / "q.json", tiny_latency_search(latency, ["val_loss:minimize", "latency_b4_int8_ms:minimize"],
+                                                         "q.db", {"int8_accuracy": True, "int8_calibration": 64},
+                                                         export_onnx="best.onnx"))
     assert main(["search", str(cfg), "-q"]) == 0
     import sqlite3
 
