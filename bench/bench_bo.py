@@ -17,7 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_strategies import STRATEGIES, machine_line, regret_table, tables  # noqa: E402
 
 BO_PARAMS = {"n_init": 5, "n_restarts": 0, "refit_every": 3, "xi": 0.05}
-BO_KERNELS = {"edit": "edit kernel", "wl": "WL kernel", "wl_rbf": "WL-RBF kernel"}
+# One row each: a label and the BayesOpt parameters besides BO_PARAMS.
+BO_VARIANTS = {
+    "edit": ("edit kernel", {"kernel": "edit"}),
+    "wl": ("WL kernel", {"kernel": "wl"}),
+    "wl_rbf": ("WL-RBF kernel", {"kernel": "wl_rbf"}),
+    "edit+histogram_tr": ("edit + histogram kernels, trust region", {"kernel": "edit+histogram", "trust_region": True}),
+}
 PEERS = ["random", "local_search", "regularized_evolution"]
 
 
@@ -27,14 +33,14 @@ def main(argv=None) -> None:
     p.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 150])
     p.add_argument("--tables", nargs="+", default=["nb201-c10", "nb201-c100", "macro"])
     p.add_argument("--peers", nargs="*", default=PEERS)
-    p.add_argument("--kernels", nargs="*", default=list(BO_KERNELS), choices=list(BO_KERNELS),
-                   help="BayesOpt kernels to run (one row each)")
+    p.add_argument("--variants", "--kernels", nargs="*", default=list(BO_VARIANTS), choices=list(BO_VARIANTS),
+                   help="BayesOpt variants to run (one row each)")
     args = p.parse_args(argv)
     print(machine_line())
     print(f"seeds 0..{args.seeds - 1}; regret in accuracy points (mean ± standard error)\n")
-    bo = {f"bayesopt ({BO_KERNELS[k]})": {"name": "bayesopt", "params": {"kernel": k, **BO_PARAMS}}
-          for k in args.kernels}
-    print(f"BayesOpt parameters besides the kernel: {BO_PARAMS}")
+    bo = {f"bayesopt ({BO_VARIANTS[v][0]})": {"name": "bayesopt", "params": {**BO_PARAMS, **BO_VARIANTS[v][1]}}
+          for v in args.variants}
+    print(f"BayesOpt parameters of every variant: {BO_PARAMS}")
     configs = {**{n: STRATEGIES[n] for n in args.peers}, **bo}
     all_tables = tables()
     for tname in args.tables:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nasaccel as na
+from nasaccel._core import neighbours
 from nasaccel.strategies import BayesOpt, strategy_from_config
 from nasaccel.strategies.bayesopt import KERNELS, build_kernel
 from nasaccel.trial import Objective, Trial, TrialState
@@ -146,6 +147,103 @@ def test_resume_mid_batch_with_pending_points():
     assert [a.ask().to_text() for _ in range(3)] == [b.ask().to_text() for _ in range(3)]
 
 
+def one_edit(a: na.Genome, b: na.Genome) -> bool:
+    return len(a) == len(b) and sum(a.at(i, 0) != b.at(i, 0) for i in range(len(a))) == 1
+
+
+@pytest.mark.parametrize("kernel", ["edit+histogram", "wl"])
+def test_trust_region_proposes_neighbours_of_a_centre_that_only_improves(kernel):
+    """With trust_region, every GP proposal is a one-edit neighbour of the centre or a global restart that
+    becomes the centre; between restarts the centre moves only to better results, to the best neighbour told."""
+    space = na.NB201CellSpace()
+    s = BayesOpt(kernel=kernel, n_init=5, n_restarts=0, refit_every=3, trust_region=True)
+    s.setup(space, [Objective("acc")], [], 3)
+    for i in range(60):
+        before = s.centre
+        g = s.ask()
+        text = g.to_text()
+        if i >= 5:
+            centre = s.points[s.centre]
+            if s.centre == s.index[text]:
+                # a global proposal: the centre had no unseen neighbour left
+                assert before is not None and all(t in s.index for t in
+                                                  (n.to_text() for n in neighbours(na.Genome.from_text(
+                                                      s.points[before]), space.spec)))
+            else:
+                assert one_edit(na.Genome.from_text(centre), g)
+        s.tell(Trial(i, space.to_text(g), text, TrialState.COMPLETE, landscape(space, g)), g)
+        if i >= 5 and before is not None and s.centre != s.index[text]:
+            assert s.values[s.centre][0] >= s.values[before][0]
+    # the synthetic landscape is unimodal: the climb reaches the all-conv3x3 cell
+    assert max(v[0] for v in s.values if v is not None) == 6.0
+    assert s.state_dict()["centre"] == s.points[s.centre]
+
+
+def test_trust_region_moves_on_a_better_result_and_leaves_a_failed_centre():
+    """A told result better than the centre becomes the centre (first improvement); a centre whose trial
+    failed is replaced by the best observation at the next ask."""
+    space = na.NB201CellSpace()
+    s = BayesOpt(kernel="edit+histogram", n_init=3, n_restarts=0, trust_region=True)
+    s.setup(space, [Objective("acc")], [], 0)
+    for i in range(4):
+        g = s.ask()
+        s.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": float(i)}), g)
+    assert s.centre is not None and s.values[s.centre] == [3.0]  # the best of four, the last told
+    g = s.ask()
+    s.tell(Trial(4, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": 10.0}), g)
+    assert s.points[s.centre] == g.to_text()
+    s.status[s.centre] = "failed"  # as if its result had been withdrawn
+    g2 = s.ask()
+    assert s.values[s.centre] == [3.0] and one_edit(na.Genome.from_text(s.points[s.centre]), g2)
+
+
+@pytest.mark.parametrize("acquisition, batch", [("ei", "kriging_believer"), ("thompson", "kriging_believer"),
+                                                ("ucb", "local_penalization")])
+def test_trust_region_batches_are_distinct_and_reproducible(acquisition, batch):
+    """Several proposals in flight around one centre are distinct, and a seed gives the same ones."""
+    space = na.NB201CellSpace()
+
+    def props():
+        s = BayesOpt(kernel="edit+histogram", acquisition=acquisition, batch=batch, n_init=4, n_restarts=0,
+                     refit_every=4, thompson_candidates=50, trust_region=True)
+        return [g.to_text() for g in run(s, space, 24, batch=4, seed=5)]
+
+    a = props()
+    assert a == props() and len(set(a)) == 24
+
+
+def test_trust_region_in_pool_mode_resumes_to_the_same_proposals():
+    """On a space too large to enumerate (neighbours with gene insertions) the trust region proposes valid
+    new genomes, and a state saved mid-run resumes to the same proposals, centre included."""
+    space = na.ChainSpace((1, 16), 3, widths=(4, 8), kernels=(3, 5), strides=(1, 2), min_layers=2, max_layers=6,
+                          max_skip_offset=2)
+
+    def acc(g):
+        return float(sum(g.at(k, 1) + 0.5 * g.at(k, 2) for k in range(len(g))) / len(g) + 0.1 * len(g))
+
+    def make():
+        s = BayesOpt(kernel="edit+histogram", n_init=4, pool_size=300, n_restarts=0, refit_every=2, trust_region=True)
+        s.setup(space, [Objective("acc")], [], 7)
+        return s
+
+    a = make()
+    seen = set()
+    for i in range(14):
+        g = a.ask()
+        space.validate(g)
+        assert g.to_text() not in seen
+        seen.add(g.to_text())
+        a.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": acc(g)}), g)
+    b = make()
+    b.load_state_dict(json.loads(json.dumps(a.state_dict(), allow_nan=False)))
+    assert b.centre == a.centre
+    for i in range(6):
+        ga, gb = a.ask(), b.ask()
+        assert ga.to_text() == gb.to_text()
+        for s, g in ((a, ga), (b, gb)):
+            s.tell(Trial(20 + i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": acc(g)}), g)
+
+
 def test_build_kernel_refuses_hamming_on_variable_length():
     """Hamming kernels need fixed-length genomes: a variable-length space raises ValueError."""
     chain = na.ChainSpace((1, 16), 3, widths=(4, 8), kernels=(3,), strides=(1,), min_layers=2, max_layers=5)
@@ -164,6 +262,8 @@ def test_build_kernel_refuses_hamming_on_variable_length():
         ({"xi": -1.0}, "xi"),
         ({"multi_objective": "ehvi2"}, "ehvi2"),
         ({"random_fraction": 1.5}, "random_fraction"),
+        ({"trust_region": "yes"}, "trust_region"),
+        ({"kernel": "edit+bag"}, "edit\\+bag"),
     ],
 )
 def test_bad_parameters_raise(params, match):

@@ -8,12 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.gaussian_process import kernels as skk
 
-from nasaccel._core import Field, Genome, Population, SpaceSpec, wl_features
+from nasaccel._core import Field, Genome, Population, SpaceSpec, histogram_features, wl_features
 from nasaccel.gp import (
     ConstantKernel,
     DistanceCache,
     EditDistanceKernel,
     HammingKernel,
+    HistogramKernel,
     KernelData,
     MaternKernel,
     ProductKernel,
@@ -135,7 +136,8 @@ def test_gradients_match_finite_differences(kernel):
 
 
 @pytest.mark.parametrize("make", [lambda: EditDistanceKernel(2.0), lambda: WLKernel(2), lambda: HammingKernel(1.5),
-                                  lambda: EditDistanceKernel(1.0) + WLKernel(2), lambda: WLKernel(2, length_scale=0.5)])
+                                  lambda: EditDistanceKernel(1.0) + WLKernel(2), lambda: WLKernel(2, length_scale=0.5),
+                                  lambda: HistogramKernel(), lambda: EditDistanceKernel(1.0) + HistogramKernel()])
 def test_genome_gram_matrices_are_symmetric_with_constant_diagonal(make):
     """Self Gram matrices of genome kernels are exactly symmetric, with diag_value on the diagonal."""
     k = make()
@@ -173,6 +175,51 @@ def test_wl_rbf_kernel_is_the_rbf_of_the_normalised_features_and_psd(seed, n, it
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     np.testing.assert_allclose(K, skk.RBF(length_scale)(u), rtol=0, atol=1e-10)
     assert np.array_equal(K, K.T) and np.linalg.eigvalsh(K).min() > -1e-9
+
+
+def histogram_brute(pop: Population) -> np.ndarray:
+    """Cosine similarity of the counts of (field, value) over the genes and of skip offsets, built in numpy."""
+    rows = []
+    for g in pop:
+        c: dict[tuple[int, int], float] = {}
+        for i in range(len(g)):
+            for f, v in enumerate(g.genes[i].tolist()):
+                c[(f, v)] = c.get((f, v), 0.0) + 1.0
+            for o in g.skip_offsets(i):
+                c[(-1, int(o))] = c.get((-1, int(o)), 0.0) + 1.0
+        rows.append(c)
+    keys = sorted({k for r in rows for k in r})
+    u = np.array([[r.get(k, 0.0) for k in keys] for r in rows])
+    return (u / np.linalg.norm(u, axis=1, keepdims=True)) @ (u / np.linalg.norm(u, axis=1, keepdims=True)).T
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 50))
+def test_histogram_kernel_is_the_cosine_of_gene_value_counts_and_psd(seed, n):
+    """The histogram kernel equals a numpy cosine similarity of per-field value counts and skip-offset counts
+    (positions ignored) on random chain genomes; its Gram matrix is PSD with a unit diagonal."""
+    pop = chain_pop(n, seed)
+    K = HistogramKernel()(pop)
+    np.testing.assert_allclose(K, histogram_brute(pop), rtol=0, atol=1e-12)
+    assert np.array_equal(K, K.T) and np.linalg.eigvalsh(K).min() > -1e-9
+    np.testing.assert_allclose(np.diag(K), 1.0, rtol=0, atol=1e-12)
+    g = pop[0]
+    assert sum(c for _, c in histogram_features(CHAIN, g)) == len(g) * 2 + sum(len(g.skip_offsets(i))
+                                                                                 for i in range(len(g)))
+
+
+def test_histogram_kernel_ignores_positions_and_handles_empty_genomes():
+    """Permuted genes score 1 (the edit distance charges for them); a genome without genes is similar only to
+    another empty one (a unit vector of its own), which keeps the matrix PSD without dividing by zero."""
+    pop = Population(CELL, [cell(CONV3, CONV3, SKIP, NONE, POOL, CONV1), cell(CONV1, POOL, NONE, SKIP, CONV3, CONV3),
+                            cell(CONV3, CONV3, CONV3, CONV3, CONV3, CONV3)])
+    K = HistogramKernel()(pop)
+    assert K[0, 1] == pytest.approx(1.0) and EditDistanceKernel(1.0)(pop)[0, 1] < 0.01
+    assert K[0, 2] == pytest.approx(2 * 6 / (np.sqrt(8) * 6))  # counts (2 conv3, 1 of each other op) against 6 conv3
+    spec = SpaceSpec([Field("op", 3)], 0, 3)
+    K = HistogramKernel()(Population(spec, [Genome([]), Genome([]), Genome([[1]]), Genome([[1], [2]])]))
+    np.testing.assert_allclose(K, [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 2**-0.5], [0, 0, 2**-0.5, 1]], atol=1e-15)
+    assert HistogramKernel().n_params == 0 and repr(HistogramKernel()) == "HistogramKernel()"
 
 
 def test_wl_length_scale_is_a_hyper_parameter():

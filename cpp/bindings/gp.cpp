@@ -289,6 +289,21 @@ void bindGp(py::module_ &m) {
         })
         .def_property_readonly("iterations", &WLKernel::iterations);
 
+    py::class_<HistogramKernel, Kernel, std::shared_ptr<HistogramKernel>>(
+        m, "HistogramKernel",
+        "Normalised inner product of the gene-value histograms (PSD): the cosine similarity of the counts of each "
+        "field value over the genes (and of each skip offset), wherever the genes sit.")
+        .def(py::init([]() { return std::make_shared<HistogramKernel>(); }));
+
+    m.def(
+        "histogram_features",
+        [](const SpaceSpec &spec, const Genome &g) {
+            spec.validate(g);
+            return histogramFeatures(g.view());
+        },
+        py::arg("spec"), py::arg("genome"),
+        "The sorted (label, count) pairs of the genome's gene-value histogram (what HistogramKernel compares).");
+
     m.def(
         "wl_features",
         [](const SpaceSpec &spec, const Genome &g, py::object it) {

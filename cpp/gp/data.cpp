@@ -18,6 +18,7 @@ std::string MetricKey::name() const {
         case Metric::Hamming: return "hamming";
         case Metric::WL: return "wl" + std::to_string(param);
         case Metric::SqEuclidean: return "sqeuclidean";
+        case Metric::Histogram: return "histogram";
     }
     return "unknown";
 }
@@ -95,18 +96,25 @@ void hammingBlock(const std::vector<GenomeView> &a, const std::vector<GenomeView
     }, 16);
 }
 
-void wlBlock(const WLFeatureSet &fa, size_t a0, size_t a1, const WLFeatureSet &fb, size_t b0, size_t b1, double *out,
-             int threads) {
+// Normalised inner product of two label-count vectors; an empty vector (a genome without genes has an empty
+// histogram) is a unit vector of its own, orthogonal to every non-empty one, which keeps the matrix PSD.
+inline double normalisedDot(double dot, double na, double nb) {
+    if (na == 0.0 || nb == 0.0) return na == nb ? 1.0 : 0.0;
+    return dot / (na * nb);
+}
+
+void featureBlock(const FeatureSet &fa, size_t a0, size_t a1, const FeatureSet &fb, size_t b0, size_t b1, double *out,
+                  int threads) {
     // An inverted index of the columns' labels: a row then touches only the columns sharing a label with it.
     // Deep labels are nearly unique, so this costs far less than merging every pair of feature lists. Each
-    // row visits its labels in ascending order, as wlDot does, so every sum is wlDot's to the last bit.
+    // row visits its labels in ascending order, as labelDot does, so every sum is labelDot's to the last bit.
     const size_t m = b1 - b0;
     if (m <= 8) {
         // A few columns (a growing set's new points): merging sorted lists costs less than hashing every label.
         parallelFor(a1 - a0, threads, [&](size_t i) {
             const double na = fa.norms[a0 + i];
             for (size_t j = 0; j < m; ++j)
-                out[i * m + j] = wlDot(fa.features[a0 + i], fb.features[b0 + j]) / (na * fb.norms[b0 + j]);
+                out[i * m + j] = normalisedDot(labelDot(fa.features[a0 + i], fb.features[b0 + j]), na, fb.norms[b0 + j]);
         }, 256);
         return;
     }
@@ -122,7 +130,7 @@ void wlBlock(const WLFeatureSet &fa, size_t a0, size_t a1, const WLFeatureSet &f
             for (const auto &jc : it->second) row[jc.first] += lc.second * jc.second;
         }
         const double na = fa.norms[a0 + i];
-        for (size_t j = 0; j < m; ++j) row[j] /= na * fb.norms[b0 + j];
+        for (size_t j = 0; j < m; ++j) row[j] = normalisedDot(row[j], na, fb.norms[b0 + j]);
     }, 4);
 }
 
@@ -150,34 +158,36 @@ void sqEuclideanBlock(const KernelData &a, size_t a0, size_t a1, const KernelDat
 
 }  // namespace
 
-void WLFeatureSet::append(WLFeatureSet &&more) {
+void FeatureSet::append(FeatureSet &&more) {
     features.insert(features.end(), std::make_move_iterator(more.features.begin()),
                     std::make_move_iterator(more.features.end()));
     norms.insert(norms.end(), more.norms.begin(), more.norms.end());
 }
 
-void WLFeatureSet::truncate(size_t n) {
+void FeatureSet::truncate(size_t n) {
     if (n < features.size()) features.resize(n);
     if (n < norms.size()) norms.resize(n);
 }
 
-WLFeatureSet wlFeatureSet(const Population &p, size_t begin, size_t end, int iterations, int threads) {
+FeatureSet featureSet(const MetricKey &key, const Population &p, size_t begin, size_t end, int threads) {
+    if (!isFeatureMetric(key.metric)) throw std::invalid_argument("'" + key.name() + "' is not a feature metric");
     const auto views = slice(p, begin, end);
     const CellGraph &cell = p.spec().cellGraph();
-    WLFeatureSet out;
+    const bool wl = key.metric == Metric::WL;
+    FeatureSet out;
     out.features.resize(views.size());
     out.norms.resize(views.size());
     // A few hundred genomes take less time than starting threads (the cache grows one point at a time).
     if (views.size() < 256) threads = 1;
     parallelFor(views.size(), threads, [&](size_t i) {
-        out.features[i] = wlFeatures(views[i], iterations, &cell);
-        out.norms[i] = std::sqrt(wlDot(out.features[i], out.features[i]));
+        out.features[i] = wl ? wlFeatures(views[i], key.param, &cell) : histogramFeatures(views[i]);
+        out.norms[i] = std::sqrt(labelDot(out.features[i], out.features[i]));
     }, 64);
     return out;
 }
 
 void computeBlock(const MetricKey &key, const KernelData &a, size_t a0, size_t a1, const KernelData &b, size_t b0,
-                  size_t b1, MetricMatrix &out, int threads, const WLFeatureSet *fa, const WLFeatureSet *fb) {
+                  size_t b1, MetricMatrix &out, int threads, const FeatureSet *fa, const FeatureSet *fb) {
     const size_t n = a1 - a0, m = b1 - b0;
     out.key = key;
     if (key.metric == Metric::Hamming) {
@@ -205,13 +215,14 @@ void computeBlock(const MetricKey &key, const KernelData &a, size_t a0, size_t a
         case Metric::Hamming:
             hammingBlock(slice(a.genomes(), a0, a1), slice(b.genomes(), b0, b1), out.masks.data(), threads);
             break;
-        case Metric::WL: {
-            // Each side reads its genomes as its own spec's graph (a chain, or a cell).
-            WLFeatureSet la, lb;
-            if (fa == nullptr) la = wlFeatureSet(a.genomes(), a0, a1, key.param, threads);
-            if (fb == nullptr) lb = wlFeatureSet(b.genomes(), b0, b1, key.param, threads);
-            wlBlock(fa ? *fa : la, fa ? a0 : 0, fa ? a1 : n, fb ? *fb : lb, fb ? b0 : 0, fb ? b1 : m, out.values.data(),
-                    threads);
+        case Metric::WL:
+        case Metric::Histogram: {
+            // Each side reads its genomes as its own spec's graph (a chain, or a cell) for WL.
+            FeatureSet la, lb;
+            if (fa == nullptr) la = featureSet(key, a.genomes(), a0, a1, threads);
+            if (fb == nullptr) lb = featureSet(key, b.genomes(), b0, b1, threads);
+            featureBlock(fa ? *fa : la, fa ? a0 : 0, fa ? a1 : n, fb ? *fb : lb, fb ? b0 : 0, fb ? b1 : m,
+                         out.values.data(), threads);
             break;
         }
         case Metric::SqEuclidean: sqEuclideanBlock(a, a0, a1, b, b0, b1, out.values.data(), threads); break;
@@ -223,7 +234,7 @@ namespace {
 void checkKeys(const std::vector<MetricKey> &keys) {
     for (const auto &k : keys) {
         const int m = static_cast<int>(k.metric);
-        if (m < 0 || m > 3) throw std::invalid_argument("unknown metric " + std::to_string(m));
+        if (m < 0 || m > 4) throw std::invalid_argument("unknown metric " + std::to_string(m));
         if (k.metric == Metric::WL && (k.param < 0 || k.param > 64))
             throw std::invalid_argument("Weisfeiler-Lehman iterations must be in [0, 64], got " +
                                         std::to_string(k.param));
@@ -269,11 +280,10 @@ DistanceCache::DistanceCache(std::vector<MetricKey> metrics, KernelData x, std::
         }
     const KernelData &yy = this->y();
     for (auto &mm : mats_) {
-        const WLFeatureSet *fx = nullptr, *fy = nullptr;
-        if (mm.key.metric == Metric::WL) {
-            const int p = mm.key.param;
-            fx = &(xWL_[p] = wlFeatureSet(x_.genomes(), 0, x_.size(), p, threads));
-            fy = y_ ? &(yWL_[p] = wlFeatureSet(y_->genomes(), 0, y_->size(), p, threads)) : fx;
+        const FeatureSet *fx = nullptr, *fy = nullptr;
+        if (isFeatureMetric(mm.key.metric)) {
+            fx = &(xFeat_[mm.key] = featureSet(mm.key, x_.genomes(), 0, x_.size(), threads));
+            fy = y_ ? &(yFeat_[mm.key] = featureSet(mm.key, y_->genomes(), 0, y_->size(), threads)) : fx;
         }
         computeBlock(mm.key, x_, 0, x_.size(), yy, 0, yy.size(), mm, threads, fx, fy);
     }
@@ -294,28 +304,26 @@ const MetricMatrix &DistanceCache::matrix(const MetricKey &key) const {
 
 namespace {
 
-// Appends the WL features of `more` to every kept set of `sets` (one per iterations count), undone by
-// rollback() unless commit() is called: a failed extension leaves the cache as it was.
+// Appends the features of `more` to every kept set of `sets` (one per feature metric), undone on destruction
+// unless commit() is called: a failed extension leaves the cache as it was.
 class FeatureAppend {
 public:
-    FeatureAppend(std::map<int, WLFeatureSet> &sets, const KernelData &more, int threads) : sets_(sets) {
-        for (auto &[p, set] : sets_) {
-            sizes_.emplace_back(p, set.size());
-            set.append(wlFeatureSet(more.genomes(), 0, more.size(), p, threads));
+    FeatureAppend(std::map<MetricKey, FeatureSet> &sets, const KernelData &more, int threads) : sets_(sets) {
+        for (auto &[key, set] : sets_) {
+            sizes_.emplace_back(key, set.size());
+            set.append(featureSet(key, more.genomes(), 0, more.size(), threads));
         }
     }
     ~FeatureAppend() {
         if (!done_)
-            for (const auto &[p, n] : sizes_) sets_[p].truncate(n);
+            for (const auto &[key, n] : sizes_) sets_[key].truncate(n);
     }
     void commit() { done_ = true; }
-    const WLFeatureSet *get(const MetricKey &key) {
-        return key.metric == Metric::WL ? &sets_.at(key.param) : nullptr;
-    }
+    const FeatureSet *get(const MetricKey &key) { return isFeatureMetric(key.metric) ? &sets_.at(key) : nullptr; }
 
 private:
-    std::map<int, WLFeatureSet> &sets_;
-    std::vector<std::pair<int, size_t>> sizes_;
+    std::map<MetricKey, FeatureSet> &sets_;
+    std::vector<std::pair<MetricKey, size_t>> sizes_;
     bool done_ = false;
 };
 
@@ -326,12 +334,12 @@ void DistanceCache::extend(const KernelData &more, int threads) {
     const size_t n = x_.size(), k = more.size(), t = n + k;
     KernelData grown = x_;
     grown.extend(more);  // checks that the kinds of input match before anything is computed
-    FeatureAppend feats(xWL_, more, threads);
+    FeatureAppend feats(xFeat_, more, threads);
     std::vector<MetricMatrix> next(mats_.size());
     for (size_t q = 0; q < mats_.size(); ++q) {
         MetricMatrix &dst = next[q];
         dst.key = mats_[q].key;
-        const WLFeatureSet *f = feats.get(dst.key);
+        const FeatureSet *f = feats.get(dst.key);
         resize(dst, t, t);
         place(mats_[q], n, n, dst, t, 0, 0);
         MetricMatrix blk;
@@ -351,13 +359,13 @@ void DistanceCache::extendRows(const KernelData &more, int threads) {
     const size_t n = x_.size(), k = more.size(), m = y_->size();
     KernelData grown = x_;
     grown.extend(more);
-    FeatureAppend feats(xWL_, more, threads);
+    FeatureAppend feats(xFeat_, more, threads);
     std::vector<MetricMatrix> next(mats_.size());
     for (size_t q = 0; q < mats_.size(); ++q) {
         MetricMatrix blk;
         const MetricKey key = mats_[q].key;
         computeBlock(key, grown, n, n + k, *y_, 0, m, blk, threads, feats.get(key),
-                     key.metric == Metric::WL ? &yWL_.at(key.param) : nullptr);
+                     isFeatureMetric(key.metric) ? &yFeat_.at(key) : nullptr);
         next[q] = mats_[q];
         next[q].values.insert(next[q].values.end(), blk.values.begin(), blk.values.end());
         next[q].masks.insert(next[q].masks.end(), blk.masks.begin(), blk.masks.end());
@@ -372,7 +380,7 @@ void DistanceCache::extendColumns(const KernelData &more, int threads) {
     const size_t n = x_.size(), m = y_->size(), k = more.size(), t = m + k;
     KernelData grown = *y_;
     grown.extend(more);
-    FeatureAppend feats(yWL_, more, threads);
+    FeatureAppend feats(yFeat_, more, threads);
     std::vector<MetricMatrix> next(mats_.size());
     for (size_t q = 0; q < mats_.size(); ++q) {
         MetricMatrix &dst = next[q];
@@ -381,7 +389,7 @@ void DistanceCache::extendColumns(const KernelData &more, int threads) {
         place(mats_[q], n, m, dst, t, 0, 0);
         MetricMatrix blk;
         computeBlock(dst.key, x_, 0, n, grown, m, t, blk, threads,
-                     dst.key.metric == Metric::WL ? &xWL_.at(dst.key.param) : nullptr, feats.get(dst.key));
+                     isFeatureMetric(dst.key.metric) ? &xFeat_.at(dst.key) : nullptr, feats.get(dst.key));
         place(blk, n, k, dst, t, 0, m);
     }
     y_ = std::move(grown);

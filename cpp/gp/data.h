@@ -7,6 +7,10 @@
 // Weisfeiler-Lehman similarities, squared Euclidean distances. Fitting hyper-parameters then only
 // re-applies each base kernel's cheap transform to these matrices; sets that grow (observations in
 // a Bayesian optimisation loop) extend the cache with the new rows and columns only.
+//
+// Two metrics are normalised inner products of sparse label counts (feature metrics): Weisfeiler-Lehman
+// subtree counts of the genome's graph and the histogram of its gene values. A cache keeps the features
+// of its points for each, so a growing set computes each genome's features once.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,8 +27,12 @@ enum class Metric : int {
     Edit = 0,        // weighted edit distance (genome/distance.h)
     Hamming = 1,     // per pair, a bit mask of the gene positions that differ (fixed-length genomes)
     WL = 2,          // normalised Weisfeiler-Lehman subtree similarity (param = iterations)
-    SqEuclidean = 3  // squared Euclidean distance between numeric encodings
+    SqEuclidean = 3, // squared Euclidean distance between numeric encodings
+    Histogram = 4    // normalised inner product of the gene-value histograms (gp/wl.h)
 };
+
+// WL and Histogram: matrices of normalised inner products of feature counts.
+inline bool isFeatureMetric(Metric m) { return m == Metric::WL || m == Metric::Histogram; }
 
 struct MetricKey {
     Metric metric = Metric::Edit;
@@ -65,18 +73,18 @@ struct MetricMatrix {
     std::vector<uint64_t> masks;
 };
 
-// Weisfeiler-Lehman features (gp/wl.h) of a set of genomes and their norms. A cache keeps those of its
-// points, so a growing set computes each genome's features once.
-struct WLFeatureSet {
-    std::vector<WLFeatures> features;
+// The label counts of a feature metric (gp/wl.h) for a set of genomes, and their norms.
+struct FeatureSet {
+    std::vector<LabelCounts> features;
     std::vector<double> norms;
     size_t size() const { return norms.size(); }
-    void append(WLFeatureSet &&more);
+    void append(FeatureSet &&more);
     void truncate(size_t n);
 };
 
-// The features of genomes [begin, end) of p, read as p's spec's graph.
-WLFeatureSet wlFeatureSet(const Population &p, size_t begin, size_t end, int iterations, int threads);
+// The features of genomes [begin, end) of p for a feature metric: WL (param = iterations) reads each
+// genome as p's spec's graph; Histogram counts its gene values.
+FeatureSet featureSet(const MetricKey &key, const Population &p, size_t begin, size_t end, int threads);
 
 class DistanceCache {
 public:
@@ -103,15 +111,15 @@ private:
     KernelData x_;
     std::optional<KernelData> y_;
     std::vector<MetricMatrix> mats_;
-    // WL features of the rows (x) and, in a cross cache, of the columns (y), by iterations.
-    std::map<int, WLFeatureSet> xWL_, yWL_;
+    // Features of the rows (x) and, in a cross cache, of the columns (y), by feature metric.
+    std::map<MetricKey, FeatureSet> xFeat_, yFeat_;
 };
 
 // Base matrices between rows [a0, a1) of a and rows [b0, b1) of b, row-major, written to out
-// (values, or masks for Hamming). For WL, fa / fb may hold the features of every row of a / b, which
-// are then not recomputed. Exposed for tests and benchmarks.
+// (values, or masks for Hamming). For a feature metric, fa / fb may hold the features of every row of
+// a / b, which are then not recomputed. Exposed for tests and benchmarks.
 void computeBlock(const MetricKey &key, const KernelData &a, size_t a0, size_t a1, const KernelData &b, size_t b0,
-                  size_t b1, MetricMatrix &out, int threads, const WLFeatureSet *fa = nullptr,
-                  const WLFeatureSet *fb = nullptr);
+                  size_t b1, MetricMatrix &out, int threads, const FeatureSet *fa = nullptr,
+                  const FeatureSet *fb = nullptr);
 
 }  // namespace nasaccel

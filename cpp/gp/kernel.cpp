@@ -225,6 +225,14 @@ void WLKernel::evalRow(const DistanceCache &cache, size_t i, double *k, double *
     }
 }
 
+// ---- HistogramKernel
+
+void HistogramKernel::evalRow(const DistanceCache &cache, size_t i, double *k, double *const *) const {
+    const MetricMatrix &mm = cache.matrix({Metric::Histogram, 0});
+    const size_t m = cache.cols();
+    std::copy_n(mm.values.data() + i * m, m, k);
+}
+
 // ---- StationaryKernel
 
 StationaryKernel::StationaryKernel(Kind kind, double l, double lo, double hi) : kind_(kind), l_(l), lo_(lo), hi_(hi) {

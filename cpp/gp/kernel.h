@@ -113,6 +113,21 @@ private:
     double l_ = 0.0, lo_ = 0.0, hi_ = 0.0;
 };
 
+// Normalised inner product of the gene-value histograms (gp/wl.h): the cosine similarity of what two
+// genomes are made of, position-free. No hyper-parameter; PSD as a dot product.
+class HistogramKernel : public Kernel {
+public:
+    size_t numParams() const override { return 0; }
+    void paramNames(const std::string &, std::vector<std::string> &) const override {}
+    void getTheta(double *) const override {}
+    void setTheta(const double *) override {}
+    void getBounds(double *, double *) const override {}
+    void metrics(std::vector<MetricKey> &out) const override { out.push_back({Metric::Histogram, 0}); }
+    double diagValue() const override { return 1.0; }
+    std::string describe() const override { return "HistogramKernel()"; }
+    void evalRow(const DistanceCache &cache, size_t i, double *k, double *const *grad) const override;
+};
+
 // Over numeric encodings, isotropic: RBF exp(-r^2 / (2 l^2)) and Matern 5/2
 // (1 + sqrt(5) r / l + 5 r^2 / (3 l^2)) exp(-sqrt(5) r / l), as scikit-learn defines them.
 class StationaryKernel : public Kernel {

@@ -20,10 +20,24 @@ constexpr uint64_t kInputLabel = 0x1D8E4E27C47D124FULL;
 constexpr uint64_t kOutputLabel = 0x6A09E667F3BCC909ULL;
 constexpr uint64_t kPredSep = 0x2545F4914F6CDD1DULL;
 constexpr uint64_t kSuccSep = 0x9FB21C651E98DF25ULL;
+constexpr uint64_t kSkipLabel = 0x3C6EF372FE94F82BULL;
 
 }  // namespace
 
 namespace {
+
+// The sorted (label, count) pairs of a bag of labels.
+LabelCounts countLabels(std::vector<uint64_t> all) {
+    std::sort(all.begin(), all.end());
+    LabelCounts out;
+    for (size_t i = 0; i < all.size();) {
+        size_t j = i;
+        while (j < all.size() && all[j] == all[i]) ++j;
+        out.emplace_back(all[i], static_cast<double>(j - i));
+        i = j;
+    }
+    return out;
+}
 
 uint64_t geneLabel(const GenomeView &g, size_t i) {
     uint64_t h = mix(g.numFields);
@@ -33,7 +47,7 @@ uint64_t geneLabel(const GenomeView &g, size_t i) {
 }
 
 // WL relabelling of a graph given by its initial labels and adjacency lists; the sorted label counts.
-WLFeatures refine(std::vector<uint64_t> label, const std::vector<std::vector<uint32_t>> &pred,
+LabelCounts refine(std::vector<uint64_t> label, const std::vector<std::vector<uint32_t>> &pred,
                   const std::vector<std::vector<uint32_t>> &succ, int iterations) {
     const size_t n = label.size();
     std::vector<uint64_t> next(n), scratch;
@@ -58,18 +72,10 @@ WLFeatures refine(std::vector<uint64_t> label, const std::vector<std::vector<uin
         label.swap(next);
         all.insert(all.end(), label.begin(), label.end());
     }
-    std::sort(all.begin(), all.end());
-    WLFeatures out;
-    for (size_t i = 0; i < all.size();) {
-        size_t j = i;
-        while (j < all.size() && all[j] == all[i]) ++j;
-        out.emplace_back(all[i], static_cast<double>(j - i));
-        i = j;
-    }
-    return out;
+    return countLabels(std::move(all));
 }
 
-WLFeatures chainFeatures(const GenomeView &g, int iterations) {
+LabelCounts chainFeatures(const GenomeView &g, int iterations) {
     const size_t n = g.numGenes + 1;
     std::vector<std::vector<uint32_t>> pred(n), succ(n);
     for (size_t i = 0; i < g.numGenes; ++i) {
@@ -92,7 +98,7 @@ WLFeatures chainFeatures(const GenomeView &g, int iterations) {
     return refine(std::move(label), pred, succ, iterations);
 }
 
-WLFeatures cellFeatures(const GenomeView &g, int iterations, const CellGraph &cell) {
+LabelCounts cellFeatures(const GenomeView &g, int iterations, const CellGraph &cell) {
     const size_t ne = std::min(g.numGenes, cell.edges.size());
     std::vector<char> live(ne, 0);
     for (size_t e = 0; e < ne; ++e)
@@ -139,12 +145,26 @@ WLFeatures cellFeatures(const GenomeView &g, int iterations, const CellGraph &ce
 
 }  // namespace
 
-WLFeatures wlFeatures(const GenomeView &g, int iterations, const CellGraph *cell) {
+LabelCounts wlFeatures(const GenomeView &g, int iterations, const CellGraph *cell) {
     if (cell != nullptr && !cell->empty()) return cellFeatures(g, iterations, *cell);
     return chainFeatures(g, iterations);
 }
 
-double wlDot(const WLFeatures &a, const WLFeatures &b) {
+LabelCounts histogramFeatures(const GenomeView &g) {
+    std::vector<uint64_t> all;
+    all.reserve(g.numGenes * (g.numFields + 1));
+    for (size_t i = 0; i < g.numGenes; ++i) {
+        const int32_t *f = g.gene(i);
+        for (size_t k = 0; k < g.numFields; ++k)
+            all.push_back(combine(mix(k), static_cast<uint64_t>(static_cast<uint32_t>(f[k]))));
+        uint64_t m = g.skips != nullptr ? g.skips[i] : 0;
+        for (uint64_t b = 0; m != 0 && b < 64; ++b, m >>= 1)
+            if (m & 1) all.push_back(combine(kSkipLabel, b));
+    }
+    return countLabels(std::move(all));
+}
+
+double labelDot(const LabelCounts &a, const LabelCounts &b) {
     double s = 0.0;
     size_t i = 0, j = 0;
     while (i < a.size() && j < b.size()) {

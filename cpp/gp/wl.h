@@ -1,5 +1,6 @@
 #pragma once
-// Weisfeiler-Lehman subtree features of a genome's graph (Shervashidze et al., JMLR 2011).
+// Label-count features of genomes: Weisfeiler-Lehman subtree features of a genome's graph (Shervashidze
+// et al., JMLR 2011) and the histogram of its gene values.
 //
 // The graph of a chain genome: node 0 is the network input (a label of its own); gene i is node i+1,
 // labelled by its field values, with an edge from node i (the chain) and one from node i-b-1 for every
@@ -15,6 +16,11 @@
 // separately, of its successors. The feature vector counts every label of iterations 0..h; the kernel
 // is the inner product of two such vectors, normalised to 1 on the diagonal, which keeps it positive
 // semi-definite.
+//
+// The histogram of a genome counts, position-free, each value of each field over its genes and, for a
+// chain, each skip offset (a skip bit b of any gene): what a genome is made of, wherever it sits. A move
+// that changes one gene's value changes two counts, so genomes that share most of their parts stay
+// similar under it even when the parts sit at other positions (which the edit distance charges for).
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -25,10 +31,12 @@
 namespace nasaccel {
 
 // Sorted (label, count) pairs.
-using WLFeatures = std::vector<std::pair<uint64_t, double>>;
+using LabelCounts = std::vector<std::pair<uint64_t, double>>;
 
-// The features of g read as a chain (cell null or empty) or as the cell graph *cell.
-WLFeatures wlFeatures(const GenomeView &g, int iterations, const CellGraph *cell = nullptr);
-double wlDot(const WLFeatures &a, const WLFeatures &b);
+// The WL features of g read as a chain (cell null or empty) or as the cell graph *cell.
+LabelCounts wlFeatures(const GenomeView &g, int iterations, const CellGraph *cell = nullptr);
+// The histogram of g's gene values (and skip offsets).
+LabelCounts histogramFeatures(const GenomeView &g);
+double labelDot(const LabelCounts &a, const LabelCounts &b);
 
 }  // namespace nasaccel

@@ -14,12 +14,14 @@ from .._core import (
     EditDistanceKernel,
     Genome,
     HammingKernel,
+    HistogramKernel,
     Kernel,
     KernelData,
     Population,
     SpaceSpec,
     WLKernel,
     index_of,
+    neighbours,
 )
 from ..gp.acquisition import (
     ACQUISITIONS,
@@ -35,7 +37,7 @@ from ..gp.pool import CandidatePool, whole_space
 from ..trial import Trial, TrialState
 from .base import SearchExhausted, Strategy
 
-KERNELS = ("edit", "edit_squared", "wl", "wl_rbf", "edit+wl", "hamming", "hamming_ard")
+KERNELS = ("edit", "edit_squared", "wl", "wl_rbf", "histogram", "edit+wl", "edit+histogram", "hamming", "hamming_ard")
 BATCH_MODES = ("kriging_believer", "local_penalization")
 MULTI_OBJECTIVE = ("first", "parego")
 TRANSFORMS = ("copula", "none")
@@ -51,6 +53,8 @@ def _base_kernel(name: str, spec: SpaceSpec) -> Kernel:
         return WLKernel(2)
     if name == "wl_rbf":
         return WLKernel(2, length_scale=1.0, length_scale_bounds=bounds)
+    if name == "histogram":
+        return HistogramKernel()
     if name == "hamming":
         return HammingKernel(1.0, length_scale_bounds=bounds)
     return HammingKernel([1.0] * spec.max_genes, length_scale_bounds=bounds)
@@ -139,6 +143,14 @@ class BayesOpt(Strategy):
     (enumerated once, with its distances to the observations cached and extended column by column),
     else ``pool_size`` mutants of the best ``n_incumbents`` observations plus random genomes.
 
+    With ``trust_region``, proposals stay within one mutation of a centre while they can (a trust region of
+    radius one edit, as in local BO methods such as CASMOPOLITAN): the centre is the best observation at the
+    first GP proposal and moves to every told result that beats it (first improvement); while it has
+    unseen one-mutation neighbours (``neighbours``, with gene insertions in variable-length spaces) the
+    acquisition is maximised over those alone, and once it has none (a local optimum of the observations)
+    one proposal is made over the global candidates above and becomes the new centre. The GP still
+    learns from every observation, so it orders the neighbours by what was seen anywhere.
+
     Proposals still in flight (asked, not told) are handled by ``batch``: ``"kriging_believer"`` adds
     them to the GP with the posterior mean as a fantasy result; ``"local_penalization"`` multiplies the
     acquisition by local penalties around them.
@@ -179,6 +191,8 @@ class BayesOpt(Strategy):
     cache_pool
         Keep the pool's blocks and their distances between steps (``CandidatePool``); False recomputes them
         (the same proposals, slower).
+    trust_region
+        Propose within one mutation of a moving centre, see above.
     """
 
     name = "bayesopt"
@@ -201,6 +215,7 @@ class BayesOpt(Strategy):
         thompson_candidates: int = 500,
         transform: str = "copula",
         cache_pool: bool = True,
+        trust_region: bool = False,
     ) -> None:
         super().__init__()
         if kernel not in KERNELS:
@@ -216,8 +231,9 @@ class BayesOpt(Strategy):
                           ("n_restarts", n_restarts, 0), ("thompson_candidates", thompson_candidates, 1)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"{nm} must be an integer >= {lo}, got {v!r}")
-        if not isinstance(cache_pool, (bool, np.bool_)):
-            raise ValueError(f"cache_pool must be a bool, got {cache_pool!r}")
+        for nm, v in (("cache_pool", cache_pool), ("trust_region", trust_region)):
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{nm} must be a bool, got {v!r}")
         if transform not in TRANSFORMS:
             raise ValueError(f"unknown transform {transform!r}; known: {list(TRANSFORMS)}")
         if not 0.0 <= random_fraction <= 1.0:
@@ -233,6 +249,7 @@ class BayesOpt(Strategy):
         self.xi, self.kappa, self.thompson_candidates = float(xi), float(kappa), int(thompson_candidates)
         self.transform = transform
         self.cache_pool = bool(cache_pool)
+        self.trust_region = bool(trust_region)
         self._reset()
 
     def params(self) -> dict[str, Any]:
@@ -242,7 +259,7 @@ class BayesOpt(Strategy):
             "exhaustive_max": self.exhaustive_max, "batch": self.batch, "multi_objective": self.multi_objective,
             "refit_every": self.refit_every, "n_restarts": self.n_restarts, "xi": self.xi, "kappa": self.kappa,
             "thompson_candidates": self.thompson_candidates, "transform": self.transform,
-            "cache_pool": self.cache_pool,
+            "cache_pool": self.cache_pool, "trust_region": self.trust_region,
         }
 
     # ---------------------------------------------------------------- state
@@ -257,6 +274,7 @@ class BayesOpt(Strategy):
         self.noise = 1e-3
         self.fitted_at = -1  # number of complete results at the last hyper-parameter fit
         self.pool_seed: int | None = None  # drawn at the first pool step
+        self.centre: int | None = None  # the trust region's centre (a point index)
         self.diagnostics: dict[str, Any] = {}
         self._kernel: Kernel | None = None
         self._self_cache: DistanceCache | None = None
@@ -277,6 +295,7 @@ class BayesOpt(Strategy):
                                                                                   for v in self.values],
             "violations": list(self.violations), "theta": self.theta, "noise": self.noise,
             "fitted_at": self.fitted_at, "pool_seed": self.pool_seed,
+            "centre": None if self.centre is None else self.points[self.centre],
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -294,6 +313,10 @@ class BayesOpt(Strategy):
         self.fitted_at = int(state["fitted_at"])
         seed = state.get("pool_seed")
         self.pool_seed = None if seed is None else int(seed)
+        centre = state.get("centre")
+        if centre is not None and centre not in self.index:
+            raise ValueError(f"the saved trust-region centre {centre!r} is not among the saved points")
+        self.centre = None if centre is None else self.index[centre]
 
     # ---------------------------------------------------------------- points and caches
 
@@ -339,6 +362,19 @@ class BayesOpt(Strategy):
         self.status[i] = "complete"
         self.values[i] = vals
         self.violations[i] = float(trial.violation(self.constraints))
+        if self.trust_region and self.centre is not None and self.status[self.centre] == "complete" \
+                and self._better(i, self.centre):
+            self.centre = i
+
+    def _better(self, i: int, j: int) -> bool:
+        """Whether complete point i beats complete point j: a lower constraint violation, else (one objective,
+        or "first") a larger first objective, else (ParEGO) Pareto dominance."""
+        if self.violations[i] != self.violations[j]:
+            return self.violations[i] < self.violations[j]
+        a, b = self.values[i], self.values[j]
+        if self.multi_objective == "first" or len(a) == 1:
+            return a[0] > b[0]
+        return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))
 
     def ask(self) -> Genome:
         self._space()
@@ -415,7 +451,12 @@ class BayesOpt(Strategy):
             gp.fit(None, np.concatenate([y, pend_mean]), cache=self._self_cache, rows=rows, optimize=False)
             self.diagnostics = dict(gp.diagnostics)
         # candidates and their cross Gram matrix against every point
-        if self._space_pop is not None:
+        local = self._trust_region_candidates(complete) if self.trust_region else None
+        restart = self.trust_region and local is None
+        if local is not None:
+            cands, k_cross_all = local
+            excluded = np.zeros(len(cands), bool)
+        elif self._space_pop is not None:
             cands = self._space_pop
             k_cross_all = kernel.gram(self._space_cache)
             excluded = np.zeros(len(cands), bool)
@@ -431,7 +472,7 @@ class BayesOpt(Strategy):
             # The pool and its distances to the points are kept between steps (see CandidatePool).
             cands, k_cross_all, excluded = self._pool.candidates(incumbents, self._self_cache.x, len(self.points))
             if len(cands) == 0 or excluded.all():
-                return self._propose_random()
+                return self._restart_at(self._propose_random(), restart)
         best = float(np.max(y))
         ks = k_cross_all[:, rows]
         if self.acquisition == "ei" and not (pending and self.batch == "local_penalization"):
@@ -469,8 +510,43 @@ class BayesOpt(Strategy):
             if canon.to_text() in self.index:
                 continue
             self._add_point(canon.to_text())
-            return canon
-        return self._propose_random()
+            return self._restart_at(canon, restart)
+        return self._restart_at(self._propose_random(), restart)
+
+    def _restart_at(self, genome: Genome, restart: bool) -> Genome:
+        """Make a global proposal of the trust region the new centre."""
+        if restart:
+            self.centre = self.index.get(genome.to_text(), self.centre)
+        return genome
+
+    def _trust_region_candidates(self, complete: list[int]) -> tuple[Population, np.ndarray] | None:
+        """The centre's unseen one-mutation neighbours (canonical, valid, neither told nor in flight) and their
+        cross Gram matrix against every point; None when it has none. Sets the centre to the best observation
+        when it has none yet, or when its trial failed."""
+        space = self._space()
+        spec = space.spec
+        if self.centre is None or self.status[self.centre] == "failed":
+            best = complete[0]
+            for i in complete[1:]:
+                if self._better(i, best):
+                    best = i
+            self.centre = best
+        seen: set[str] = set()
+        open_: list[Genome] = []
+        for g in neighbours(Genome.from_text(self.points[self.centre]), spec, True):
+            if not space.is_valid(g):
+                continue
+            canon = space.canonicalize(g)
+            text = canon.to_text()
+            if text in self.index or text in seen:
+                continue
+            seen.add(text)
+            open_.append(canon)
+        if not open_:
+            return None
+        cands = Population(spec, open_)
+        cross = DistanceCache(self._kernel, KernelData(cands), self._self_cache.x)
+        return cands, self._kernel.gram(cross)
 
     def _thompson(self, gp: GaussianProcess, cands: Population, mean: np.ndarray, std: np.ndarray,
                   excluded: np.ndarray, rows: list[int]) -> np.ndarray:
