@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from nasaccel._core import Field, Population, SpaceSpec, default_threads
-from nasaccel.gp import CandidatePool, EditDistanceKernel, GaussianProcess, WLKernel
+from nasaccel.gp import CandidatePool, EditDistanceKernel, GaussianProcess, HistogramKernel, WLKernel
 from nasaccel.strategies.bayesopt import pruned_expected_improvement
 
 GENES = 20
@@ -190,6 +190,8 @@ def main(argv=None) -> None:
         kernels = {
             "WLKernel(2), scaled": lambda: 1.0 * WLKernel(2),
             "EditDistanceKernel, scaled": lambda: 1.0 * EditDistanceKernel(2.0, length_scale_bounds=(1e-2, 1e3)),
+            "EditDistanceKernel + HistogramKernel, scaled": lambda: (
+                1.0 * EditDistanceKernel(2.0, length_scale_bounds=(1e-2, 1e3)) + 1.0 * HistogramKernel()),
         }
         bo_step_bench(args.observations, args.pool, kernels, args.repeats)
     print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
