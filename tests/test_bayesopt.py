@@ -71,13 +71,18 @@ def test_pool_mode_on_a_large_space():
     s = BayesOpt(kernel="wl", n_init=4, pool_size=500, n_restarts=0)
     s.setup(space, [Objective("acc")], [], 0)
     assert s._space_pop is None
+    ask_new_valid(s, space, 15, lambda g: float(len(g)))
+
+
+def ask_new_valid(strategy, space, n: int, acc) -> None:
+    """Asks n times, checking each proposal is valid and new, and tells it the result {"acc": acc(g)}."""
     seen = set()
-    for i in range(15):
-        g = s.ask()
+    for i in range(n):
+        g = strategy.ask()
         space.validate(g)
         assert g.to_text() not in seen
         seen.add(g.to_text())
-        s.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": float(len(g))}), g)
+        strategy.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": acc(g)}), g)
 
 
 @pytest.mark.parametrize("kernel", ["edit", "wl"])
@@ -227,13 +232,7 @@ def test_trust_region_in_pool_mode_resumes_to_the_same_proposals():
         return s
 
     a = make()
-    seen = set()
-    for i in range(14):
-        g = a.ask()
-        space.validate(g)
-        assert g.to_text() not in seen
-        seen.add(g.to_text())
-        a.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": acc(g)}), g)
+    ask_new_valid(a, space, 14, acc)
     b = make()
     b.load_state_dict(json.loads(json.dumps(a.state_dict(), allow_nan=False)))
     assert b.centre == a.centre
