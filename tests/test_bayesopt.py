@@ -202,6 +202,34 @@ def test_trust_region_moves_on_a_better_result_and_leaves_a_failed_centre():
     assert s.values[s.centre] == [3.0] and one_edit(na.Genome.from_text(s.points[s.centre]), g2)
 
 
+def test_trust_region_centre_is_feasible_first_and_pareto_moves_on_dominance():
+    """Under a constraint the centre is the best feasible result (any violation ranks below every feasible
+    one); with ParEGO the centre moves only to a result that Pareto-dominates it."""
+    space = na.NB201CellSpace()
+    s = BayesOpt(kernel="edit+histogram", n_init=6, n_restarts=0, trust_region=True)
+    s.setup(space, [Objective("acc")], [na.trial.Constraint.parse("size <= 2")], 1)
+    for i in range(25):
+        g = s.ask()
+        s.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, landscape(space, g)), g)
+    feasible = [i for i, st in enumerate(s.status) if st == "complete" and s.violations[i] == 0]
+    assert feasible and s.violations[s.centre] == 0
+    assert s.values[s.centre][0] == max(s.values[i][0] for i in feasible)
+
+    p = BayesOpt(kernel="edit+histogram", n_init=3, n_restarts=0, multi_objective="parego", trust_region=True)
+    p.setup(space, [Objective("acc"), Objective("size", "minimize")], [], 0)
+    for i, (acc, size) in enumerate([(1.0, 3.0), (2.0, 3.0), (0.5, 1.0)]):
+        g = p.ask()
+        p.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": acc, "size": size}), g)
+    g = p.ask()
+    centre = p.centre
+    assert p.values[centre] == [2.0, -3.0]  # (2, 3) dominates (1, 3); (0.5, 1) does not dominate it
+    p.tell(Trial(3, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": 9.0, "size": 99.0}), g)
+    assert p.centre == centre  # better accuracy but larger: no dominance, no move
+    g = p.ask()
+    p.tell(Trial(4, space.to_text(g), g.to_text(), TrialState.COMPLETE, {"acc": 9.0, "size": 0.0}), g)
+    assert p.points[p.centre] == g.to_text()
+
+
 @pytest.mark.parametrize("acquisition, batch", [("ei", "kriging_believer"), ("thompson", "kriging_believer"),
                                                 ("ucb", "local_penalization")])
 def test_trust_region_batches_are_distinct_and_reproducible(acquisition, batch):
