@@ -223,6 +223,8 @@ def test_packaged_main_job_config_builds(tmp_path):
     assert [(e.batch_size, e.threads) for e in final.evaluators[:2]] == [(32, 1), (256, 1)]
     assert (search.evaluators[0].batch_size, search.evaluators[0].threads) == (32, 1)
     assert search.evaluators[0].metric + ":minimize" in config["objectives"]
+    # every candidate trains from scratch: inherited weights would rank lineages by their accumulated training
+    assert not search.evaluators[-1].inherit and not final.evaluators[-1].inherit
     for ev in (search, final):
         ev.evaluators[-1].check_space(space)
 
@@ -274,3 +276,4 @@ def test_packaged_int8_config_builds(tmp_path):
     assert search.evaluators[0].metric + ":minimize" in config["objectives"] and search.evaluators[0].precision == "int8"
     assert [e.metric for e in final.evaluators[:3]] == ["latency_b32_int8_ms", "latency_b256_int8_ms", "latency_b256_ms"]
     assert final.evaluators[-1].int8_accuracy and not search.evaluators[-1].int8_accuracy
+    assert not search.evaluators[-1].inherit
