@@ -21,8 +21,8 @@ def landscape(space, g) -> dict[str, float]:
             "size": float(sum(o in (2, 3) for o in ops))}
 
 
-def run(strategy, space, n, objectives=None, batch=1, seed=0):
-    strategy.setup(space, objectives or [Objective("acc")], [], seed)
+def run(strategy, space, n, objectives=None, batch=1, seed=0, constraints=()):
+    strategy.setup(space, objectives or [Objective("acc")], list(constraints), seed)
     out, number = [], 0
     while len(out) < n:
         asked = [strategy.ask() for _ in range(batch)]
@@ -125,10 +125,7 @@ def test_constraint_violations_rank_last():
     """Infeasible results sit below every feasible one in the GP targets."""
     space = na.NB201CellSpace()
     s = BayesOpt(n_init=3, n_restarts=0)
-    s.setup(space, [Objective("acc")], [na.trial.Constraint.parse("size <= 2")], 0)
-    for i in range(6):
-        g = s.ask()
-        s.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, landscape(space, g)), g)
+    run(s, space, 6, constraints=[na.trial.Constraint.parse("size <= 2")])
     complete = [i for i, st in enumerate(s.status) if st == "complete"]
     y = s._targets(complete)
     infeasible = np.array([s.violations[i] > 0 for i in complete])
@@ -207,10 +204,7 @@ def test_trust_region_centre_is_feasible_first_and_pareto_moves_on_dominance():
     one); with ParEGO the centre moves only to a result that Pareto-dominates it."""
     space = na.NB201CellSpace()
     s = BayesOpt(kernel="edit+histogram", n_init=6, n_restarts=0, trust_region=True)
-    s.setup(space, [Objective("acc")], [na.trial.Constraint.parse("size <= 2")], 1)
-    for i in range(25):
-        g = s.ask()
-        s.tell(Trial(i, space.to_text(g), g.to_text(), TrialState.COMPLETE, landscape(space, g)), g)
+    run(s, space, 25, seed=1, constraints=[na.trial.Constraint.parse("size <= 2")])
     feasible = [i for i, st in enumerate(s.status) if st == "complete" and s.violations[i] == 0]
     assert feasible and s.violations[s.centre] == 0
     assert s.values[s.centre][0] == max(s.values[i][0] for i in feasible)
