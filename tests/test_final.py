@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nasaccel as na
+from nasaccel.executors import Executor, run_evaluation
 from nasaccel.final import (
     export_onnx, final_study_names, near_front, retrain_front, retrain_order, spread_front, trained_state,
 )
@@ -214,6 +215,55 @@ def test_retrain_front_timeout_trains_the_ends_then_stops(tmp_path, caplog):
     full = retrain_front(study, Synthetic(bonus=1.0), top=4, tolerance=0.05)
     assert full.name == cut.name
     assert [t.arch for t in full.trials] == [spread[i] for i in retrain_order(4)]
+
+
+class Threads(Executor):
+    """Two evaluations at once in threads of this process (the space object is used directly)."""
+
+    n_workers = 2
+
+    def __init__(self):
+        import concurrent.futures as cf
+
+        self._pool = cf.ThreadPoolExecutor(max_workers=2)
+
+    def submit(self, space, evaluator, genome_text, context):
+        return self._pool.submit(run_evaluation, space, evaluator, genome_text, context)
+
+    def shutdown(self):
+        self._pool.shutdown(wait=True)
+
+
+class SlowArch(Synthetic):
+    """Synthetic scores after a pause that is long for one architecture, short for the others."""
+
+    def __init__(self, slow_arch, bonus=0.0):
+        super().__init__(bonus)
+        self.slow_arch = slow_arch
+
+    def evaluate(self, genome, space, context=None):
+        time.sleep(1.0 if space.to_text(genome) == self.slow_arch else 0.05)
+        return super().evaluate(genome, space, context)
+
+
+def test_retrain_front_keeps_workers_busy_while_an_end_trains(tmp_path):
+    """While one end of the front trains for longer than the timeout, the other worker trains the next members:
+    they start before that end finishes, and the timeout still lets no member start after it."""
+    db = str(tmp_path / "s.db")
+    study = na.Study(chain(), na.RandomSearch(), Coarse(), objectives=["acc", "lat:minimize"], storage=db, name="s")
+    study.optimize(n_trials=40)
+    spread = [t.arch for t in spread_front(near_front(study, 0.05), study.objectives[-1], 4)]
+    ex = Threads()
+    try:
+        final = retrain_front(study, SlowArch(spread[-1], bonus=1.0), top=4, tolerance=0.05, timeout=0.5, executor=ex)
+    finally:
+        ex.shutdown()
+    trials = final.trials
+    assert [t.arch for t in trials] == [spread[i] for i in retrain_order(4)]
+    slow = trials[1]
+    assert slow.arch == spread[-1] and slow.datetime_complete - slow.datetime_start >= 1.0
+    assert all(t.datetime_start < slow.datetime_complete for t in trials[2:])
+    assert all(t.state == TrialState.COMPLETE for t in trials)
 
 
 def test_retrain_front_needs_a_completed_trial():

@@ -266,6 +266,24 @@ def test_timeout_stops_the_search():
     assert 2 <= len(study.trials) <= 10
 
 
+
+def test_min_trials_start_whatever_the_timeout():
+    """Trials up to min_trials in all (earlier runs counted) start after the timeout; none beyond; bad values named."""
+    class Sleepy:
+        def evaluate(self, genome, space, context):
+            time.sleep(0.2)
+            return {"acc": 1.0}
+
+    study = na.Study(na.NB201CellSpace(), na.RandomSearch(), Sleepy(), objectives=["acc"])
+    study.optimize(timeout=0.01, min_trials=3)
+    assert len(study.trials) == 3
+    study.optimize(timeout=0.01, min_trials=4)  # one more to reach four in all
+    assert len(study.trials) == 4
+    study.optimize(timeout=0.1, min_trials=2)  # already held: the timeout decides (one trial starts before it)
+    assert len(study.trials) == 5
+    with pytest.raises(ValueError, match=r"min_trials must be a non-negative integer, got -1"):
+        study.optimize(timeout=1.0, min_trials=-1)
+
 class _Curves:
     """Reports a learning curve whose level depends on the architecture."""
 

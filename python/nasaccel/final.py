@@ -212,11 +212,9 @@ def retrain_front(
         if timeout is None:
             final.optimize(executor=ex, show_progress=show_progress)
         else:
-            # the two ends first, whatever the clock says; then the rest while time is left
-            final.optimize(max_trials=min(2, len(archs)), executor=ex, show_progress=show_progress)
-            left = timeout - (time.monotonic() - start)
-            if left > 0:
-                final.optimize(timeout=left, executor=ex, show_progress=show_progress)
+            # the two ends start whatever the clock says; the other workers go on with the rest meanwhile
+            left = max(timeout - (time.monotonic() - start), 1e-9)
+            final.optimize(timeout=left, min_trials=min(2, len(archs)), executor=ex, show_progress=show_progress)
             done = len(final.trials)
             if done < len(archs):
                 logger.warning("final stage %r: timeout of %g s reached after %d of %d networks", name, timeout, done,

@@ -180,6 +180,7 @@ class Study:
         n_trials: int | None = None,
         timeout: float | None = None,
         max_trials: int | None = None,
+        min_trials: int = 0,
         executor: Executor | str | None = None,
         n_workers: int | None = None,
         show_progress: bool = False,
@@ -196,6 +197,10 @@ class Study:
         max_trials
             Stop once the study holds this many trials in all (counting earlier runs): what a resumed
             run uses to end where an uninterrupted one would.
+        min_trials
+            The timeout stops no new trial from starting while the study holds fewer than this many
+            trials in all (counting earlier runs): what makes the first few trials run whatever the
+            clock says, without keeping the other workers idle until they end.
         executor, n_workers
             "inline" (default), "process", "ray" or an :class:`Executor`; with several workers, trials run
             concurrently and are told to the strategy as they finish.
@@ -204,7 +209,7 @@ class Study:
         callbacks
             Called with ``(study, trial)`` after each finished trial.
         """
-        for arg, v in (("n_trials", n_trials), ("max_trials", max_trials)):
+        for arg, v in (("n_trials", n_trials), ("max_trials", max_trials), ("min_trials", min_trials)):
             if v is not None and (not isinstance(v, (int, np.integer)) or v < 0):
                 raise ValueError(f"{arg} must be a non-negative integer, got {v!r}")
         if timeout is not None and not (timeout > 0):
@@ -237,7 +242,7 @@ class Study:
                     else:
                         if total_target is not None and n_created >= total_target:
                             break
-                        if timeout is not None and time.monotonic() - start >= timeout:
+                        if timeout is not None and time.monotonic() - start >= timeout and n_created >= min_trials:
                             break
                         proposal = self._propose(known, in_flight, waiting)
                         if proposal is None:
