@@ -252,29 +252,29 @@ def test_optimize_needs_a_budget():
         study.optimize(n_trials=-3)
 
 
+class _Sleepy:
+    """Scores every architecture 1.0 after ``pause`` seconds."""
+
+    def __init__(self, pause):
+        self.pause = pause
+
+    def evaluate(self, genome, space, context):
+        time.sleep(self.pause)
+        return {"acc": 1.0}
+
+
 def test_timeout_stops_the_search():
     """A timeout stops new trials from starting."""
-    class Sleepy:
-        def evaluate(self, genome, space, context):
-            time.sleep(0.05)
-            return {"acc": 1.0}
-
-    study = na.Study(na.NB201CellSpace(), na.RandomSearch(), Sleepy(), objectives=["acc"])
+    study = na.Study(na.NB201CellSpace(), na.RandomSearch(), _Sleepy(0.05), objectives=["acc"])
     t = time.monotonic()
     study.optimize(timeout=0.3)
     assert time.monotonic() - t < 2.0
     assert 2 <= len(study.trials) <= 10
 
 
-
 def test_min_trials_start_whatever_the_timeout():
     """Trials up to min_trials in all (earlier runs counted) start after the timeout; none beyond; bad values named."""
-    class Sleepy:
-        def evaluate(self, genome, space, context):
-            time.sleep(0.2)
-            return {"acc": 1.0}
-
-    study = na.Study(na.NB201CellSpace(), na.RandomSearch(), Sleepy(), objectives=["acc"])
+    study = na.Study(na.NB201CellSpace(), na.RandomSearch(), _Sleepy(0.2), objectives=["acc"])
     study.optimize(timeout=0.01, min_trials=3)
     assert len(study.trials) == 3
     study.optimize(timeout=0.01, min_trials=4)  # one more to reach four in all
@@ -283,6 +283,7 @@ def test_min_trials_start_whatever_the_timeout():
     assert len(study.trials) == 5
     with pytest.raises(ValueError, match=r"min_trials must be a non-negative integer, got -1"):
         study.optimize(timeout=1.0, min_trials=-1)
+
 
 class _Curves:
     """Reports a learning curve whose level depends on the architecture."""
